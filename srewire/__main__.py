@@ -1,0 +1,122 @@
+"""Command line: ``python -m srewire {run, grid, data}``.
+
+    python -m srewire run --profile quick --objective trades --sparsity 0.95 \\
+        --rewiring structured --seed 0 --out runs/trades95
+    python -m srewire grid --profile quick --seeds 0 1 --results results
+    python -m srewire data --synthetic data/ | --download --data data/
+
+Bad arguments get one message naming the parameter and its valid values, exit status 2, and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+
+from .config import OBJECTIVES, PROFILES, STRATEGIES, ConfigError, make_config
+from .data import DataError
+
+
+def _sparsity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in the open interval (0, 1), "
+                                         f"got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in the open interval (0, 1), got {text}")
+    return value
+
+
+def _setting(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return key.strip(), value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m srewire", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="train and evaluate one configuration")
+    r.add_argument("--profile", choices=PROFILES, default="quick")
+    r.add_argument("--objective", choices=OBJECTIVES, default="natural")
+    r.add_argument("--sparsity", type=_sparsity, default=0.99)
+    r.add_argument("--rewiring", choices=STRATEGIES, default="random")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--out", required=True, help="output folder (result.json, masks, checkpoint)")
+    r.add_argument("--data", default=None, help="folder holding cifar-10-batches-py "
+                   "(default: $SREWIRE_DATA or ./data)")
+    r.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: auto)")
+    r.add_argument("--set", type=_setting, action="append", default=[], metavar="KEY=VALUE",
+                   help="override any Config field, e.g. --set beta=0.6")
+    r.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    g = sub.add_parser("grid", help="run the thesis grid for a profile (skips finished runs)")
+    g.add_argument("--profile", choices=PROFILES, default="quick")
+    g.add_argument("--seeds", type=int, nargs="+", default=[0])
+    g.add_argument("--results", default="results")
+    g.add_argument("--data", default=None)
+    g.add_argument("--device", default=None)
+    g.add_argument("--force", action="store_true", help="rerun finished runs too")
+    g.add_argument("--quiet", action="store_true")
+
+    d = sub.add_parser("data", help="download CIFAR-10 or write a synthetic copy")
+    d.add_argument("--download", action="store_true")
+    d.add_argument("--data", default=None)
+    d.add_argument("--synthetic", default=None, metavar="DIR")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    from .runs import RunError, ensure_grid, run  # heavy imports after argument checks
+    from .train import TrainingDiverged
+
+    try:
+        if args.command == "run":
+            cfg = make_config(args.profile, args.objective, args.sparsity, args.rewiring,
+                              args.seed, **dict(args.set))
+            result = run(cfg, args.out, data_root=args.data, device=args.device,
+                         quiet=args.quiet, restart=args.restart)
+            summary = {k: result[k] for k in ("clean_accuracy", "robust_accuracy")}
+            summary["zero_fibres_out"] = result["zero_fibres"]["global"]["out"]
+            print(json.dumps(summary))
+        elif args.command == "grid":
+            ensure_grid(args.profile, args.seeds, results=args.results, data_root=args.data,
+                        force=args.force, quiet=args.quiet, device=args.device,
+                        log=lambda m: print(m, flush=True))
+        else:
+            from .data import download, write_synthetic
+
+            if args.synthetic:
+                print(write_synthetic(args.synthetic))
+            elif args.download:
+                print(download(args.data))
+            else:
+                parser.error("data: give --download or --synthetic DIR")
+    except (ConfigError, DataError, RunError) as exc:
+        print(f"srewire: error: {exc}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as exc:
+        print(f"srewire: training stopped: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("srewire: interrupted; run the same command again to resume from the last "
+              "checkpoint", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""One flat, typed configuration per run, and the three profiles (smoke, quick, paper).
+
+A :class:`Config` is what a papermill ``parameters`` cell or the CLI sets: plain values, no
+nesting. The profiles fix everything except the experiment's own choices (objective, sparsity,
+rewiring strategy, seed), which the caller passes.
+
+* ``smoke`` — seconds on a CPU: VGG11 at 1/8 width, a few hundred images, one epoch, a short
+  attack. For tests and the notebooks' CI runs; its numbers mean nothing.
+* ``quick`` — an honest reduced reproduction on a laptop-class CPU: full-width VGG11 (the
+  structure metrics depend on the layer shapes), a class-balanced subset of real CIFAR-10, a
+  few epochs, and a reduced attack budget. The whole thesis grid for one seed fits in 90
+  minutes on a 2-core machine; the book's reproduction page gives the measured times.
+* ``paper`` — the thesis's setup (Thesis §4; predecessor constants): 100 epochs on all 50,000
+  training images, evaluation on all 10,000 test images with PGD-50 x 10 restarts. Needs a GPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Config", "PROFILES", "OBJECTIVES", "make_config", "ConfigError"]
+
+PROFILES = ("smoke", "quick", "paper")
+OBJECTIVES = ("natural", "trades")
+STRATEGIES = ("random", "structured", "weight_based")
+
+
+class ConfigError(ValueError):
+    """A parameter has a value outside its valid set."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every hyperparameter of one run (defaults = the ``paper`` profile)."""
+
+    profile: str = "paper"
+    objective: str = "natural"          # natural | trades
+    sparsity: float = 0.99              # fraction of dormant weights, in (0, 1)
+    rewiring: str = "random"            # random | structured | weight_based
+    seed: int = 0
+    # model (Thesis §4; predecessor VGG layout)
+    width: float = 1.0
+    head: str = "predecessor"           # predecessor (2048-256-256-10) | classic (512-10)
+    # data
+    n_train: int | None = None          # None: all 50,000 training images
+    n_test: int | None = None           # None: all 10,000 test images
+    data_seed: int = 0                  # which class-balanced subset
+    augmentation: str = "shift"         # shift (predecessor, Keras) | crop | none
+    # optimisation (predecessor: SGDW, momentum 0.9, decoupled wd 5e-4, drops at 50/75 %)
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    # rewiring (predecessor: noise lr * N(0, 1e-6), revive at 1e-12)
+    metric: str = "euclidean"           # euclidean | eq3 (Equation 3 as printed)
+    tie_break: str = "random"           # random | lowest
+    noise_std: float = 1e-6
+    revive_value: float = 1e-12
+    reset_momentum: bool = False
+    # TRADES (predecessor: beta 6, eps 8/255, step 2/255, 10 steps)
+    beta: float = 6.0
+    train_eps: float = 8 / 255
+    train_step_size: float = 2 / 255
+    train_attack_steps: int = 10
+    # evaluation (Foolbox LinfPGD, abs step 2.5 eps / steps, random start, restarts OR-ed)
+    eval_eps: float = 8 / 255
+    pgd_steps: int = 50
+    pgd_restarts: int = 10
+    n_robust: int | None = None         # test images attacked (None: all of the test set)
+    robust_for_natural: bool = False    # natural runs: skip PGD (robust accuracy is ~0)
+    checkpoint: str = "final"           # final | best_clean (the predecessor's test-set choice)
+    eval_batch_size: int = 250
+    save_weights: bool = False          # also write a compact copy of the trained weights
+
+    @property
+    def connectivity(self) -> float:
+        """Fraction of connected weights, 1 - sparsity (rounded against float noise)."""
+        return round(1.0 - self.sparsity, 12)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_PROFILE_VALUES: dict[str, dict[str, Any]] = {
+    "smoke": dict(width=0.125, n_train=256, n_test=128, epochs=1, batch_size=32,
+                  train_attack_steps=2, pgd_steps=5, pgd_restarts=2, n_robust=64,
+                  eval_batch_size=128),
+    "quick": dict(n_train=10_000, n_test=2_000, epochs=6, train_attack_steps=10,
+                  pgd_steps=20, pgd_restarts=2, n_robust=500),
+    "paper": dict(),
+}
+# TRADES runs of the quick profile train on fewer images (each step costs ~7 natural steps).
+_QUICK_TRADES = dict(n_train=5_000, epochs=4)
+
+_CHOICES = {
+    "profile": PROFILES, "objective": OBJECTIVES, "rewiring": STRATEGIES,
+    "head": ("predecessor", "classic"), "augmentation": ("shift", "crop", "none"),
+    "metric": ("euclidean", "eq3"), "tie_break": ("random", "lowest"),
+    "checkpoint": ("final", "best_clean"),
+}
+
+
+def validate(cfg: Config) -> Config:
+    """Raise :class:`ConfigError` naming the parameter and its valid values."""
+    for name, choices in _CHOICES.items():
+        value = getattr(cfg, name)
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    if not 0 < cfg.sparsity < 1:
+        raise ConfigError(f"sparsity must be in the open interval (0, 1); got {cfg.sparsity!r}")
+    positive = ("width", "epochs", "batch_size", "lr", "eval_batch_size")
+    for name in positive:
+        if not getattr(cfg, name) > 0:
+            raise ConfigError(f"{name} must be positive; got {getattr(cfg, name)!r}")
+    for name in ("n_train", "n_test", "n_robust"):
+        value = getattr(cfg, name)
+        if value is not None and value <= 0:
+            raise ConfigError(f"{name} must be positive or None; got {value!r}")
+    if cfg.n_train is not None and cfg.n_train < cfg.batch_size:
+        raise ConfigError(f"n_train must be at least batch_size ({cfg.batch_size}); "
+                          f"got {cfg.n_train}")
+    return cfg
+
+
+def make_config(profile: str = "quick", objective: str = "natural", sparsity: float = 0.99,
+                rewiring: str = "random", seed: int = 0, **overrides: Any) -> Config:
+    """The profile's configuration for one experiment, with optional overrides."""
+    if profile not in PROFILES:
+        raise ConfigError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
+    values: dict[str, Any] = dict(_PROFILE_VALUES[profile])
+    if profile == "quick" and objective == "trades":
+        values.update(_QUICK_TRADES)
+    values.update(profile=profile, objective=objective, sparsity=sparsity,
+                  rewiring=rewiring, seed=seed)
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(Config)}
+    if unknown:
+        raise ConfigError(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+    values.update(overrides)
+    return validate(Config(**values))
+
+
+def from_dict(values: dict[str, Any]) -> Config:
+    """Rebuild a Config from ``Config.to_dict()`` output (e.g. a result.json)."""
+    known = {f.name for f in dataclasses.fields(Config)}
+    return validate(Config(**{k: v for k, v in values.items() if k in known}))

@@ -1,0 +1,494 @@
+"""Bayesian connectivity sampling and structured rewiring (Thesis §2.2.2, §3.2, Algorithm 1).
+
+After every optimiser step the :class:`Rewirer` does what the predecessor does
+(Özdenizci & Legenstein 2021, anchor code ``run_connectivity_sampling.py``):
+
+1. adds Langevin noise ``lr * N(0, noise_std)`` to the coordinates that were connected before
+   the step;
+2. counts the connected coordinates (``theta > 0``) over all sparse layers;
+3. refills up to the global budget ``int(connectivity * total size)``: the number to revive is
+   split across layers by a categorical draw proportional to layer size, and inside each layer
+   ``n_l`` dormant coordinates get ``theta = 1e-12`` (their fixed sign is kept).
+
+Where inside a layer the revived coordinates go is the *strategy*:
+
+* ``random`` — uniformly among the dormant coordinates (the predecessor, "unstructured");
+* ``structured`` — ``n_l`` connected coordinates are sampled uniformly and each claims, in that
+  order, its nearest still-free dormant coordinate (Thesis §3.2, Equation 3, Algorithm 1);
+* ``weight_based`` — as structured, but the samples are the ``n_l`` connected coordinates with
+  the largest theta, claiming in decreasing order (Thesis §3.2.1).
+
+:func:`nearest_dormant` is the search primitive behind the structured strategies.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal, Sequence
+
+import torch
+
+from .models import SparseLayer
+
+__all__ = ["nearest_dormant", "Rewirer", "RewireStats", "STRATEGIES", "METRICS"]
+
+Strategy = Literal["random", "structured", "weight_based"]
+Metric = Literal["euclidean", "eq3"]
+TieBreak = Literal["random", "lowest"]
+STRATEGIES: tuple[str, ...] = ("random", "structured", "weight_based")
+METRICS: tuple[str, ...] = ("euclidean", "eq3")
+
+TIE_BREAKS: tuple[str, ...] = ("random", "lowest")
+# Offsets listed around each source before the exact search takes over.
+_MAX_OFFSETS = 6000
+_BIG = torch.iinfo(torch.long).max
+# Elements per chunk in the exact search (sources x dormant coordinates), bounds memory.
+_EXACT_CHUNK = 1 << 21
+
+
+# --------------------------------------------------------------------------------------------
+# nearest_dormant
+# --------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _offset_groups(ndim: int) -> tuple[tuple[int, int, torch.Tensor], ...]:
+    """Integer offsets around a source, grouped by squared norm into (lo, hi] = (2^(g-1), 2^g].
+
+    Each entry is (lo, hi, offsets); groups are searched in order. Offsets stop once
+    ``_MAX_OFFSETS`` have been listed; sources that find nothing free by then use the exact
+    search.
+    """
+    groups, total, hi = [], 0, 1
+    while total < _MAX_OFFSETS:
+        lo = hi // 2 if hi > 1 else 0
+        r = math.isqrt(hi)
+        off = [o for o in itertools.product(range(-r, r + 1), repeat=ndim)
+               if lo < sum(x * x for x in o) <= hi]
+        if off:
+            groups.append((lo, hi, torch.tensor(off, dtype=torch.long).view(-1, ndim)))
+            total += len(off)
+        hi *= 2
+    return tuple(groups)
+
+
+def _hash32(x: torch.Tensor) -> torch.Tensor:
+    """A bijective 32-bit integer mix in int64 arithmetic (no overflow)."""
+    mask = 0xFFFFFFFF
+    x = x & mask
+    x = (((x >> 16) ^ x) * 0x45D9F3B) & mask
+    x = (((x >> 16) ^ x) * 0x45D9F3B) & mask
+    return (x >> 16) ^ x
+
+
+def _tie_keys(cells: torch.Tensor, salt: torch.Tensor | None) -> torch.Tensor:
+    """Tie-break ranks per (source, cell): a salted hash (random) or the flat index (lowest).
+
+    The rank of a cell for a given source never changes while a call runs, which the greedy
+    resolution in :func:`_nearest_dormant` relies on.
+    """
+    return cells if salt is None else _hash32(cells ^ salt)
+
+
+def _distance(p: torch.Tensor, q: torch.Tensor, metric: str) -> torch.Tensor:
+    """Distance between integer coordinates (last axis = tensor dimensions).
+
+    ``euclidean``: squared Euclidean distance (same order as the distance itself);
+    ``eq3``: Equation 3 as printed in the thesis, sum_n |p_n^2 - q_n^2|.
+    """
+    if metric == "euclidean":
+        return ((p - q) ** 2).sum(-1)
+    return (p * p - q * q).abs().sum(-1)
+
+
+def _pick(dist: torch.Tensor, key: torch.Tensor, ok: torch.Tensor
+          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Row-wise minimum of (dist, key) over the ``ok`` entries.
+
+    Returns (column, distance, key); distance and key are ``_BIG`` where a row has no entry.
+    """
+    d = torch.where(ok, dist, _BIG)
+    dmin = d.min(1, keepdim=True).values
+    k = torch.where(ok & (d == dmin), key, _BIG)
+    kmin, col = k.min(1)
+    return col, dmin.squeeze(1), kmin
+
+
+class _Claims:
+    """The smallest claim position per claimed cell, for lookups by cell."""
+
+    def __init__(self, claims: torch.Tensor) -> None:
+        n = max(1, claims.numel())
+        key = (claims * n + torch.arange(claims.numel(), device=claims.device)).sort().values
+        cells, owner = key // n, key % n
+        first = torch.ones_like(cells, dtype=torch.bool)
+        first[1:] = cells[1:] != cells[:-1]
+        self.cells, self.owner, self.none = cells[first], owner[first], claims.numel()
+
+    def owner_of(self, cells: torch.Tensor) -> torch.Tensor:
+        """Smallest position claiming each cell, or the number of sources if unclaimed."""
+        i = torch.searchsorted(self.cells, cells).clamp_(max=self.cells.numel() - 1)
+        return torch.where(self.cells[i] == cells, self.owner[i], self.none)
+
+
+class _Layer:
+    """Per-call view of the tensor being searched: its free mask, shape and strides."""
+
+    def __init__(self, connected: torch.Tensor, metric: str) -> None:
+        self.free = ~connected.reshape(-1)
+        self.shape = tuple(connected.shape)
+        self.strides = torch.tensor([math.prod(self.shape[i + 1:]) for i in range(len(self.shape))],
+                                    device=connected.device)
+        self.metric = metric
+        self._dormant: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def dormant(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flat indices and coordinates of all dormant cells (built on first use)."""
+        if self._dormant is None:
+            cells = self.free.nonzero().squeeze(1)
+            self._dormant = cells, _unravel(cells, self.shape)
+        return self._dormant
+
+
+def _search(layer: _Layer, src: torch.Tensor, coords: torch.Tensor, pos: torch.Tensor,
+            salt: torch.Tensor | None, claims: _Claims | None) -> torch.Tensor:
+    """Best dormant cell per source that no source earlier than ``pos`` claims.
+
+    Offsets are searched group by group (squared norm 1, 2, 3-4, 5-8, ...). A best candidate
+    with distance below the next group's smallest squared norm is final: every cell farther out
+    is at least that far, for ``eq3`` too, because |p^2 - q^2| >= (p - q)^2 when p, q >= 0.
+    Sources still open after the last group use the exact search.
+    """
+    k, dev = src.numel(), src.device
+    best_cell = torch.full((k,), -1, dtype=torch.long, device=dev)
+    best_d = torch.full((k,), _BIG, dtype=torch.long, device=dev)
+    best_key = torch.full((k,), _BIG, dtype=torch.long, device=dev)
+    active = torch.arange(k, device=dev)
+    groups = _offset_groups(len(layer.shape))
+    for g, (_, hi, off) in enumerate(groups):
+        if active.numel() == 0:
+            break
+        off = off.to(dev)
+        p = coords[active]
+        q = p[:, None, :] + off[None]
+        ok = ((q >= 0) & (q < torch.tensor(layer.shape, device=dev))).all(-1)
+        cell = torch.where(ok, src[active, None] + off @ layer.strides, 0)
+        ok &= layer.free[cell]
+        if claims is not None:
+            ok &= claims.owner_of(cell) >= pos[active, None]
+        dist = _distance(p[:, None, :], q, layer.metric)
+        s = None if salt is None else salt[active, None]
+        col, d, key = _pick(dist, _tie_keys(cell, s), ok)
+        better = (d < best_d[active]) | ((d == best_d[active]) & (key < best_key[active]))
+        upd = active[better]
+        best_d[upd], best_key[upd] = d[better], key[better]
+        best_cell[upd] = cell[better.nonzero().squeeze(1), col[better]]
+        bound = groups[g + 1][0] + 1 if g + 1 < len(groups) else _BIG
+        active = active[best_d[active] >= bound]
+    if active.numel():
+        best_cell[active] = _exact(layer, coords[active], pos[active],
+                                   None if salt is None else salt[active], claims)
+    return best_cell
+
+
+def _exact(layer: _Layer, coords: torch.Tensor, pos: torch.Tensor, salt: torch.Tensor | None,
+           claims: _Claims | None) -> torch.Tensor:
+    """Exhaustive search over all dormant cells, chunked (never an n x N matrix at once)."""
+    cells, cell_coords = layer.dormant()
+    dev = coords.device
+    owner = (claims.owner_of(cells) if claims is not None
+             else torch.full_like(cells, _BIG))
+    out = torch.empty(len(coords), dtype=torch.long, device=dev)
+    rows = max(1, _EXACT_CHUNK // max(1, cells.numel()))
+    for chunk in torch.arange(len(coords), device=dev).split(rows):
+        dist = _distance(coords[chunk, None, :], cell_coords[None], layer.metric)
+        s = None if salt is None else salt[chunk, None]
+        col, _, _ = _pick(dist, _tie_keys(cells[None], s), owner[None] >= pos[chunk, None])
+        out[chunk] = cells[col]
+    return out
+
+
+def _unravel(flat: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    return torch.stack(torch.unravel_index(flat, tuple(shape)), dim=-1)
+
+
+def nearest_dormant(connected: torch.Tensor, sources: torch.Tensor, *,
+                    generator: torch.Generator | None = None, metric: Metric = "euclidean",
+                    tie_break: TieBreak = "random") -> torch.Tensor:
+    """Greedy nearest-dormant claims for structured rewiring (Thesis §3.2, Eq. 3, Algorithm 1).
+
+    ``connected`` is a bool tensor with 1 to 4 dimensions; ``sources`` holds flat indices (into
+    ``connected.flatten()``) of connected coordinates, in claim order (repeats allowed). For
+    each source in order, the result holds the flat index of a dormant coordinate at minimum
+    distance over the integer index coordinates of the tensor among the dormant coordinates
+    that earlier sources have not claimed; the results are distinct. Ties are broken uniformly
+    at random with ``generator`` (``tie_break="random"``) or by the lowest flat index
+    (``tie_break="lowest"``).
+
+    ``metric="euclidean"`` (default) is the Euclidean distance the thesis's text describes;
+    ``metric="eq3"`` is Equation 3 exactly as printed, sum_n |p_n^2 - chi_n^2| (an ablation).
+
+    No n x N distance matrix is built: each source searches outward through offsets sorted by
+    distance, vectorised over the sources, and only sources whose neighbourhood is full fall
+    back to an exact, chunked search. Raises ValueError for bad arguments, including more
+    sources than dormant coordinates.
+    """
+    if not isinstance(connected, torch.Tensor) or connected.dtype != torch.bool:
+        raise ValueError("connected must be a torch.bool tensor")
+    if not 1 <= connected.dim() <= 4:
+        raise ValueError(f"connected must have 1 to 4 dimensions, got {connected.dim()}")
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if tie_break not in TIE_BREAKS:
+        raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
+    sources = torch.as_tensor(sources, device=connected.device).reshape(-1)
+    if sources.is_floating_point() or sources.is_complex() or sources.dtype == torch.bool:
+        raise ValueError(f"sources must hold integer flat indices, got dtype {sources.dtype}")
+    sources = sources.long()
+    flat = connected.reshape(-1)
+    if sources.numel() and (sources.min() < 0 or sources.max() >= flat.numel()):
+        raise ValueError(f"sources must be flat indices in [0, {flat.numel()})")
+    if sources.numel() and not bool(flat[sources].all()):
+        raise ValueError("sources must be connected coordinates (connected.flatten()[s] True)")
+    n_dormant = int((~flat).sum())
+    if sources.numel() > n_dormant:
+        raise ValueError(f"cannot claim {sources.numel()} distinct dormant coordinates: "
+                         f"the tensor has only {n_dormant}")
+    return _nearest_dormant(connected, sources, generator, metric, tie_break)
+
+
+def _nearest_dormant(connected: torch.Tensor, sources: torch.Tensor,
+                     generator: torch.Generator | None, metric: str, tie_break: str
+                     ) -> torch.Tensor:
+    """:func:`nearest_dormant` without argument checks (the training hot path).
+
+    Round 1 gives every source its nearest dormant cell, ignoring the others. Then, while some
+    source shares its cell with an earlier source, those sources search again, excluding every
+    cell an earlier source currently holds. A source moves only off a cell an earlier source
+    holds, so no held cell is ever released and the cells excluded for a source only grow;
+    a source whose cell is not held earlier is therefore at its greedy optimum. The smallest
+    moved source is final after each round, so the loop ends, usually after a few rounds.
+    """
+    n, dev = sources.numel(), connected.device
+    if n == 0:
+        return sources.new_empty(0)
+    layer = _Layer(connected, metric)
+    coords = _unravel(sources, layer.shape)
+    pos = torch.arange(n, device=dev)
+    salt = (torch.randint(0, 1 << 32, (n,), generator=generator, device=dev)
+            if tie_break == "random" else None)
+    claims = _search(layer, sources, coords, pos, salt, None)
+    while True:
+        held = _Claims(claims)
+        moved = (held.owner_of(claims) < pos).nonzero().squeeze(1)
+        if moved.numel() == 0:
+            return claims
+        claims[moved] = _search(layer, sources[moved], coords[moved], moved,
+                                None if salt is None else salt[moved], held)
+
+
+# --------------------------------------------------------------------------------------------
+# Sampling helpers
+# --------------------------------------------------------------------------------------------
+
+def _sample_distinct(pool: int, n: int, generator: torch.Generator | None,
+                     accept: torch.Tensor | None = None, n_accept: int | None = None,
+                     device: torch.device | str = "cpu") -> torch.Tensor:
+    """``n`` distinct indices drawn uniformly from ``[0, pool)`` (restricted to ``accept``), in
+    random order.
+
+    Uniform draws with replacement, filtered by ``accept``, give an exchangeable set of distinct
+    accepted indices; a uniformly random n-subset of it is a uniform n-subset of all accepted
+    indices. Cost O(n log n), not O(pool). Small or nearly exhausted pools are enumerated.
+    """
+    if n == 0:
+        return torch.empty(0, dtype=torch.long, device=device)
+    n_accept = pool if n_accept is None else n_accept
+    if n_accept < 4 * n or pool <= 4096:
+        found = (torch.arange(pool, device=device) if accept is None
+                 else accept.nonzero().squeeze(1))
+    else:
+        found = torch.empty(0, dtype=torch.long, device=device)
+        while found.numel() < n:
+            draws = int((n - found.numel()) * pool / n_accept * 1.25) + 16
+            cand = torch.randint(0, pool, (draws,), generator=generator, device=device)
+            if accept is not None:
+                cand = cand[accept[cand]]
+            found = torch.unique(torch.cat([found, cand]))
+    return found[torch.randperm(found.numel(), generator=generator, device=device)[:n]]
+
+
+def _true_positions(mask: torch.Tensor) -> torch.Tensor:
+    """Flat positions of True in a 1-D bool mask that is almost all False.
+
+    Scans the mask eight bytes at a time, then looks inside the words that are not zero.
+    """
+    n8 = mask.numel() // 8 * 8
+    words = mask[:n8].view(torch.int64).nonzero().squeeze(1)
+    pos = (words[:, None] * 8 + torch.arange(8, device=mask.device)).reshape(-1)
+    tail = n8 + mask[n8:].nonzero().squeeze(1)
+    return torch.cat([pos[mask[pos]], tail])
+
+
+# --------------------------------------------------------------------------------------------
+# Rewirer
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class RewireStats:
+    """What one rewiring step did (all counts are over all sparse layers)."""
+
+    connected: int          # connections after the optimiser step and the noise, before refill
+    died: int               # connections that were connected before the step and are not now
+    revived: int            # dormant coordinates set to epsilon by this step
+    revived_then_died: int  # coordinates revived by the previous step that are dormant again
+
+
+class Rewirer:
+    """One rewiring step after every optimiser step, keeping the global budget exact.
+
+    ``layers`` are the sparse layers (see :func:`srewire.models.sparse_layers`);
+    ``connectivity`` is ``1 - sparsity``. The budget is ``int(connectivity * total size)``; an
+    initial deficit (the per-layer initial densities are lower) is filled at the first step.
+    A layer asked for more revivals than it has dormant coordinates passes the rest on to the
+    other layers (drawn again in proportion to size). With ``reset_momentum`` the optimiser's
+    momentum of revived coordinates is zeroed (off by default, as in the predecessor).
+
+    Randomness comes from two seeded generators (one on the parameters' device for noise and
+    choices, one on the CPU for the split across layers); :meth:`state_dict` saves them.
+    """
+
+    def __init__(self, layers: Sequence[SparseLayer], connectivity: float, *,
+                 strategy: Strategy = "random", metric: Metric = "euclidean",
+                 tie_break: TieBreak = "random", noise_std: float = 1e-6,
+                 epsilon: float = 1e-12, reset_momentum: bool = False, seed: int = 0) -> None:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        if tie_break not in TIE_BREAKS:
+            raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
+        if not 0 < connectivity <= 1:
+            raise ValueError(f"connectivity must be in (0, 1], got {connectivity!r}")
+        self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("Rewirer needs at least one sparse layer")
+        self.strategy, self.metric, self.tie_break = strategy, metric, tie_break
+        self.noise_std, self.epsilon, self.reset_momentum = noise_std, epsilon, reset_momentum
+        self.sizes = [layer.size for layer in self.layers]
+        self.budget = int(connectivity * sum(self.sizes))
+        self.device = self.layers[0].theta.device
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.split_generator = torch.Generator().manual_seed(seed + 0x5EED)
+        self._probs = torch.tensor(self.sizes, dtype=torch.float64)
+        self._last_revived = [torch.empty(0, dtype=torch.long, device=self.device)
+                              for _ in self.layers]
+        self.steps = 0
+        self.canonicalize()
+
+    # -- state -----------------------------------------------------------------------------
+
+    def canonicalize(self) -> None:
+        """Recompute the connected-index lists from theta, in sorted order.
+
+        The training loop calls this at every epoch end, so a run resumed from an epoch
+        checkpoint continues with exactly the same lists as an uninterrupted run.
+        """
+        self._connected = [layer.theta.detach().reshape(-1).gt(0).nonzero().squeeze(1)
+                           for layer in self.layers]
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state(),
+                "split_generator": self.split_generator.get_state(),
+                "last_revived": [t.cpu() for t in self._last_revived],
+                "steps": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self.split_generator.set_state(state["split_generator"])
+        self._last_revived = [t.to(self.device) for t in state["last_revived"]]
+        self.steps = int(state["steps"])
+        self.canonicalize()
+
+    def connected_count(self) -> int:
+        """Connections over all layers right now."""
+        return sum(int(layer.connected().sum()) for layer in self.layers)
+
+    # -- one step --------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def step(self, lr: float, optimizer: torch.optim.Optimizer | None = None) -> RewireStats:
+        """Noise, count, split and revive; call right after ``optimizer.step()``."""
+        flats = [layer.theta.detach().view(-1) for layer in self.layers]
+        if self.noise_std > 0 and lr > 0:
+            for flat, idx in zip(flats, self._connected):
+                noise = torch.randn(idx.numel(), generator=self.generator, device=self.device)
+                flat.index_add_(0, idx, noise.mul_(lr * self.noise_std))
+        masks = [flat > 0 for flat in flats]
+        counts, died, redied = [], 0, 0
+        for i, (mask, idx) in enumerate(zip(masks, self._connected)):
+            alive = mask[idx]
+            # Dormant coordinates can also cross zero on leftover momentum: find them by
+            # hiding the coordinates that were connected and scanning what is left.
+            mask.index_fill_(0, idx, False)
+            crossed = _true_positions(mask)
+            mask.index_put_((idx,), alive)
+            survivors = idx[alive]
+            self._connected[i] = torch.cat([survivors, crossed])
+            counts.append(self._connected[i].numel())
+            died += idx.numel() - survivors.numel()
+            redied += int(torch.count_nonzero(~mask[self._last_revived[i]]))
+        total = sum(counts)
+        dormant = [s - c for s, c in zip(self.sizes, counts)]
+        revive = self._split(max(0, self.budget - total), dormant)
+        for i, n in enumerate(revive):
+            targets = self._choose(i, n, masks[i], dormant[i])
+            flats[i][targets] = self.epsilon
+            if self.reset_momentum and optimizer is not None:
+                buf = optimizer.state.get(self.layers[i].theta, {}).get("momentum_buffer")
+                if buf is not None:
+                    buf.view(-1)[targets] = 0
+            self._connected[i] = torch.cat([self._connected[i], targets])
+            self._last_revived[i] = targets
+        self.steps += 1
+        return RewireStats(connected=total, died=died, revived=sum(revive),
+                           revived_then_died=redied)
+
+    def _split(self, n: int, dormant: list[int]) -> list[int]:
+        """Split ``n`` revivals across layers: categorical draw proportional to layer size;
+        a layer's excess over its dormant count is drawn again among layers with room."""
+        out = [0] * len(dormant)
+        probs = self._probs.clone()
+        while n > 0:
+            draw = torch.multinomial(probs, n, replacement=True, generator=self.split_generator)
+            for i, k in enumerate(torch.bincount(draw, minlength=len(out)).tolist()):
+                take = min(k, dormant[i] - out[i])
+                out[i] += take
+                n -= take
+            probs = torch.tensor([p if out[i] < dormant[i] else 0.0
+                                  for i, p in enumerate(self._probs.tolist())], dtype=torch.float64)
+            if n > 0 and probs.sum() == 0:
+                raise RuntimeError("no dormant coordinates left to revive (budget > total size)")
+        return out
+
+    def _choose(self, i: int, n: int, mask: torch.Tensor, dormant: int) -> torch.Tensor:
+        """Flat indices of ``n`` dormant coordinates of layer ``i`` to revive (the strategy)."""
+        layer, connected = self.layers[i], self._connected[i]
+        size, c = mask.numel(), connected.numel()
+        if n == 0:
+            return connected.new_empty(0)
+        if self.strategy == "random" or c == 0:
+            return _sample_distinct(size, n, self.generator, accept=~mask, n_accept=dormant,
+                                    device=self.device)
+        if self.strategy == "structured":
+            order = _sample_distinct(c, min(n, c), self.generator, device=self.device)
+        else:  # weight_based: the largest theta first
+            values = layer.theta.detach().view(-1)[connected]
+            order = values.topk(min(n, c)).indices
+        sources = connected[order]
+        if n > c:  # more revivals than connections: every connection claims again, in turn
+            sources = sources.repeat(math.ceil(n / c))[:n]
+        return _nearest_dormant(mask.view(layer.theta.shape), sources, self.generator,
+                                self.metric, self.tie_break)
