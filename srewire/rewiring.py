@@ -133,28 +133,50 @@ class _Claims:
         return torch.where(self.cells[i] == cells, self.owner[i], self.none)
 
 
-class _Layer:
-    """Per-call view of the tensor being searched: its free mask, shape and strides."""
-
-    def __init__(self, connected: torch.Tensor, metric: str) -> None:
-        self.free = ~connected.reshape(-1)
-        self.shape = tuple(connected.shape)
-        self.strides = torch.tensor([math.prod(self.shape[i + 1:]) for i in range(len(self.shape))],
-                                    device=connected.device)
-        self.metric = metric
-        self._dormant: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    def dormant(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Flat indices and coordinates of all dormant cells (built on first use)."""
-        if self._dormant is None:
-            cells = self.free.nonzero().squeeze(1)
-            self._dormant = cells, _unravel(cells, self.shape)
-        return self._dormant
+@lru_cache(maxsize=None)
+def _groups_on(ndim: int, device: torch.device) -> list[tuple[int, torch.Tensor]]:
+    """Offset groups on ``device`` as (smallest squared norm of the next group, offsets)."""
+    groups = _offset_groups(ndim)
+    return [(groups[g + 1][0] + 1 if g + 1 < len(groups) else _BIG, off.to(device))
+            for g, (_, _, off) in enumerate(groups)]
 
 
-def _search(layer: _Layer, src: torch.Tensor, coords: torch.Tensor, pos: torch.Tensor,
-            salt: torch.Tensor | None, claims: _Claims | None) -> torch.Tensor:
-    """Best dormant cell per source that no source earlier than ``pos`` claims.
+class _Space:
+    """One or more tensors laid out back to back in one flat index space.
+
+    Layer ``l`` occupies flat indices ``base[l] .. base[l] + size[l]``; its shape is padded
+    with trailing ones to the largest number of dimensions, which leaves Euclidean and
+    Equation-3 distances unchanged (the padded axes can only take the value 0).
+    """
+
+    def __init__(self, shapes: Sequence[Sequence[int]], device: torch.device) -> None:
+        ndim = max(len(s) for s in shapes)
+        padded = [tuple(int(d) for d in s) + (1,) * (ndim - len(s)) for s in shapes]
+        sizes = [math.prod(s) for s in padded]
+        self.sizes = sizes
+        self.bases = [sum(sizes[:i]) for i in range(len(sizes))]
+        self.dims = torch.tensor(padded, device=device).view(len(padded), ndim)
+        self.strides = torch.tensor([[math.prod(s[i + 1:]) for i in range(ndim)] for s in padded],
+                                    device=device).view(len(padded), ndim)
+        self.base = torch.tensor(self.bases, device=device)
+        self.groups = _groups_on(ndim, torch.device(device))
+
+    def coords(self, cells: torch.Tensor, lid: torch.Tensor) -> torch.Tensor:
+        """Flat indices of cells in layers ``lid`` -> integer coordinates (n, ndim)."""
+        return (cells - self.base[lid])[:, None] // self.strides[lid] % self.dims[lid]
+
+
+def _is_free(values: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    """Dormant test on a flat bool ``connected`` mask or on a flat theta (theta <= 0)."""
+    v = values[cells]
+    return ~v if v.dtype == torch.bool else v <= 0
+
+
+def _search(space: _Space, values: torch.Tensor, metric: str, src: torch.Tensor,
+            lid: torch.Tensor, coords: torch.Tensor, pos: torch.Tensor,
+            salt: torch.Tensor | None, claims: _Claims | None, cache: dict) -> torch.Tensor:
+    """Best dormant cell per source, in its own layer, that no source earlier than ``pos``
+    claims.
 
     Offsets are searched group by group (squared norm 1, 2, 3-4, 5-8, ...). A best candidate
     with distance below the next group's smallest squared norm is final: every cell farther out
@@ -162,56 +184,87 @@ def _search(layer: _Layer, src: torch.Tensor, coords: torch.Tensor, pos: torch.T
     Sources still open after the last group use the exact search.
     """
     k, dev = src.numel(), src.device
+    dims, strides = space.dims[lid], space.strides[lid]
     best_cell = torch.full((k,), -1, dtype=torch.long, device=dev)
     best_d = torch.full((k,), _BIG, dtype=torch.long, device=dev)
     best_key = torch.full((k,), _BIG, dtype=torch.long, device=dev)
     active = torch.arange(k, device=dev)
-    groups = _offset_groups(len(layer.shape))
-    for g, (_, hi, off) in enumerate(groups):
-        if active.numel() == 0:
-            break
-        off = off.to(dev)
+    for bound, off in space.groups:
         p = coords[active]
-        q = p[:, None, :] + off[None]
-        ok = ((q >= 0) & (q < torch.tensor(layer.shape, device=dev))).all(-1)
-        cell = torch.where(ok, src[active, None] + off @ layer.strides, 0)
-        ok &= layer.free[cell]
+        q = p[:, None, :] + off
+        ok = ((q >= 0) & (q < dims[active, None, :])).all(-1)
+        cell = torch.where(ok, src[active, None] + (off * strides[active, None, :]).sum(-1), 0)
+        ok &= _is_free(values, cell)
         if claims is not None:
             ok &= claims.owner_of(cell) >= pos[active, None]
-        dist = _distance(p[:, None, :], q, layer.metric)
+        dist = _distance(p[:, None, :], q, metric)
         s = None if salt is None else salt[active, None]
         col, d, key = _pick(dist, _tie_keys(cell, s), ok)
-        better = (d < best_d[active]) | ((d == best_d[active]) & (key < best_key[active]))
+        bd, bk = best_d[active], best_key[active]
+        better = (d < bd) | ((d == bd) & (key < bk))
         upd = active[better]
         best_d[upd], best_key[upd] = d[better], key[better]
         best_cell[upd] = cell[better.nonzero().squeeze(1), col[better]]
-        bound = groups[g + 1][0] + 1 if g + 1 < len(groups) else _BIG
         active = active[best_d[active] >= bound]
-    if active.numel():
-        best_cell[active] = _exact(layer, coords[active], pos[active],
-                                   None if salt is None else salt[active], claims)
+        if active.numel() == 0:
+            return best_cell
+    for layer in lid[active].unique().tolist():  # the rare sources with a full neighbourhood
+        rows = active[lid[active] == layer]
+        best_cell[rows] = _exact(space, values, metric, layer, coords[rows], pos[rows],
+                                 None if salt is None else salt[rows], claims, cache)
     return best_cell
 
 
-def _exact(layer: _Layer, coords: torch.Tensor, pos: torch.Tensor, salt: torch.Tensor | None,
-           claims: _Claims | None) -> torch.Tensor:
-    """Exhaustive search over all dormant cells, chunked (never an n x N matrix at once)."""
-    cells, cell_coords = layer.dormant()
-    dev = coords.device
-    owner = (claims.owner_of(cells) if claims is not None
-             else torch.full_like(cells, _BIG))
-    out = torch.empty(len(coords), dtype=torch.long, device=dev)
+def _exact(space: _Space, values: torch.Tensor, metric: str, layer: int, coords: torch.Tensor,
+           pos: torch.Tensor, salt: torch.Tensor | None, claims: _Claims | None,
+           cache: dict) -> torch.Tensor:
+    """Exhaustive search over a layer's dormant cells, chunked (never an n x N matrix)."""
+    if layer not in cache:
+        a, n = space.bases[layer], space.sizes[layer]
+        part = values[a:a + n]
+        cells = (~part if part.dtype == torch.bool else part <= 0).nonzero().squeeze(1) + a
+        cache[layer] = cells, space.coords(cells, torch.full_like(cells, layer))
+    cells, cell_coords = cache[layer]
+    owner = claims.owner_of(cells) if claims is not None else torch.full_like(cells, _BIG)
+    out = torch.empty(len(coords), dtype=torch.long, device=coords.device)
     rows = max(1, _EXACT_CHUNK // max(1, cells.numel()))
-    for chunk in torch.arange(len(coords), device=dev).split(rows):
-        dist = _distance(coords[chunk, None, :], cell_coords[None], layer.metric)
+    for chunk in torch.arange(len(coords), device=coords.device).split(rows):
+        dist = _distance(coords[chunk, None, :], cell_coords[None], metric)
         s = None if salt is None else salt[chunk, None]
         col, _, _ = _pick(dist, _tie_keys(cells[None], s), owner[None] >= pos[chunk, None])
         out[chunk] = cells[col]
     return out
 
 
-def _unravel(flat: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
-    return torch.stack(torch.unravel_index(flat, tuple(shape)), dim=-1)
+def _claim(space: _Space, values: torch.Tensor, sources: torch.Tensor, lid: torch.Tensor,
+           generator: torch.Generator | None, metric: str, tie_break: str) -> torch.Tensor:
+    """Greedy nearest-dormant claims for sources in one or more layers (no argument checks).
+
+    Round 1 gives every source its nearest dormant cell, ignoring the others. Then, while some
+    source shares its cell with an earlier source, those sources search again, excluding every
+    cell an earlier source currently holds. A source only moves off a cell that an earlier
+    source holds, so no held cell is ever released and the cells excluded for a source only
+    grow; a source whose cell no earlier source holds is therefore at its greedy optimum. The
+    smallest moved source is final after each round, so the loop ends, usually within a few
+    rounds. Sources in different layers never compete (their cells differ).
+    """
+    n, dev = sources.numel(), sources.device
+    if n == 0:
+        return sources.new_empty(0)
+    coords = space.coords(sources, lid)
+    pos = torch.arange(n, device=dev)
+    salt = (torch.randint(0, 1 << 32, (n,), generator=generator, device=dev)
+            if tie_break == "random" else None)
+    cache: dict = {}
+    claims = _search(space, values, metric, sources, lid, coords, pos, salt, None, cache)
+    while True:
+        held = _Claims(claims)
+        moved = (held.owner_of(claims) < pos).nonzero().squeeze(1)
+        if moved.numel() == 0:
+            return claims
+        claims[moved] = _search(space, values, metric, sources[moved], lid[moved],
+                                coords[moved], moved, None if salt is None else salt[moved],
+                                held, cache)
 
 
 def nearest_dormant(connected: torch.Tensor, sources: torch.Tensor, *,
@@ -256,37 +309,8 @@ def nearest_dormant(connected: torch.Tensor, sources: torch.Tensor, *,
     if sources.numel() > n_dormant:
         raise ValueError(f"cannot claim {sources.numel()} distinct dormant coordinates: "
                          f"the tensor has only {n_dormant}")
-    return _nearest_dormant(connected, sources, generator, metric, tie_break)
-
-
-def _nearest_dormant(connected: torch.Tensor, sources: torch.Tensor,
-                     generator: torch.Generator | None, metric: str, tie_break: str
-                     ) -> torch.Tensor:
-    """:func:`nearest_dormant` without argument checks (the training hot path).
-
-    Round 1 gives every source its nearest dormant cell, ignoring the others. Then, while some
-    source shares its cell with an earlier source, those sources search again, excluding every
-    cell an earlier source currently holds. A source moves only off a cell an earlier source
-    holds, so no held cell is ever released and the cells excluded for a source only grow;
-    a source whose cell is not held earlier is therefore at its greedy optimum. The smallest
-    moved source is final after each round, so the loop ends, usually after a few rounds.
-    """
-    n, dev = sources.numel(), connected.device
-    if n == 0:
-        return sources.new_empty(0)
-    layer = _Layer(connected, metric)
-    coords = _unravel(sources, layer.shape)
-    pos = torch.arange(n, device=dev)
-    salt = (torch.randint(0, 1 << 32, (n,), generator=generator, device=dev)
-            if tie_break == "random" else None)
-    claims = _search(layer, sources, coords, pos, salt, None)
-    while True:
-        held = _Claims(claims)
-        moved = (held.owner_of(claims) < pos).nonzero().squeeze(1)
-        if moved.numel() == 0:
-            return claims
-        claims[moved] = _search(layer, sources[moved], coords[moved], moved,
-                                None if salt is None else salt[moved], held)
+    space = _Space([connected.shape], connected.device)
+    return _claim(space, flat, sources, torch.zeros_like(sources), generator, metric, tie_break)
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,28 +318,28 @@ def _nearest_dormant(connected: torch.Tensor, sources: torch.Tensor,
 # --------------------------------------------------------------------------------------------
 
 def _sample_distinct(pool: int, n: int, generator: torch.Generator | None,
-                     accept: torch.Tensor | None = None, n_accept: int | None = None,
+                     theta: torch.Tensor | None = None, n_dormant: int | None = None,
                      device: torch.device | str = "cpu") -> torch.Tensor:
-    """``n`` distinct indices drawn uniformly from ``[0, pool)`` (restricted to ``accept``), in
-    random order.
+    """``n`` distinct indices drawn uniformly from ``[0, pool)``, in random order; with
+    ``theta`` given, only dormant ones (``theta <= 0``, ``n_dormant`` of them).
 
-    Uniform draws with replacement, filtered by ``accept``, give an exchangeable set of distinct
-    accepted indices; a uniformly random n-subset of it is a uniform n-subset of all accepted
+    Uniform draws with replacement, filtered to dormant indices, give an exchangeable set of
+    distinct indices; a uniformly random n-subset of it is a uniform n-subset of all dormant
     indices. Cost O(n log n), not O(pool). Small or nearly exhausted pools are enumerated.
     """
     if n == 0:
         return torch.empty(0, dtype=torch.long, device=device)
-    n_accept = pool if n_accept is None else n_accept
+    n_accept = pool if n_dormant is None else n_dormant
     if n_accept < 4 * n or pool <= 4096:
-        found = (torch.arange(pool, device=device) if accept is None
-                 else accept.nonzero().squeeze(1))
+        found = (torch.arange(pool, device=device) if theta is None
+                 else (theta <= 0).nonzero().squeeze(1))
     else:
         found = torch.empty(0, dtype=torch.long, device=device)
         while found.numel() < n:
             draws = int((n - found.numel()) * pool / n_accept * 1.25) + 16
             cand = torch.randint(0, pool, (draws,), generator=generator, device=device)
-            if accept is not None:
-                cand = cand[accept[cand]]
+            if theta is not None:
+                cand = cand[theta[cand] <= 0]
             found = torch.unique(torch.cat([found, cand]))
     return found[torch.randperm(found.numel(), generator=generator, device=device)[:n]]
 
@@ -356,6 +380,19 @@ class Rewirer:
     other layers (drawn again in proportion to size). With ``reset_momentum`` the optimiser's
     momentum of revived coordinates is zeroed (off by default, as in the predecessor).
 
+    The thetas of all layers are moved into one flat buffer (each layer's ``theta`` becomes a
+    view of it), so that noise, counting and reviving are single operations over all layers
+    and the structured search runs once per step for all layers together. Create the Rewirer
+    *after* moving the model to its device.
+
+    A dormant coordinate can also become connected without being revived: leftover momentum
+    can carry it back above zero. ``crossing="scan"`` finds such coordinates by scanning all of
+    theta after each step (works with any optimiser). ``crossing="track"`` avoids the scan
+    for :class:`srewire.train.SGDW` (and plain SGD without coupled weight decay): a dormant
+    coordinate gets zero gradient and keeps the sign of its velocity, so only coordinates that
+    the *noise* pushed to <= 0 can come back, and those are watched. :meth:`canonicalize`
+    (every epoch end) recounts from theta and raises if tracking ever missed a crossing.
+
     Randomness comes from two seeded generators (one on the parameters' device for noise and
     choices, one on the CPU for the split across layers); :meth:`state_dict` saves them.
     """
@@ -363,98 +400,142 @@ class Rewirer:
     def __init__(self, layers: Sequence[SparseLayer], connectivity: float, *,
                  strategy: Strategy = "random", metric: Metric = "euclidean",
                  tie_break: TieBreak = "random", noise_std: float = 1e-6,
-                 epsilon: float = 1e-12, reset_momentum: bool = False, seed: int = 0) -> None:
+                 epsilon: float = 1e-12, reset_momentum: bool = False,
+                 crossing: Literal["scan", "track"] = "scan", seed: int = 0) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
         if tie_break not in TIE_BREAKS:
             raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
+        if crossing not in ("scan", "track"):
+            raise ValueError(f"crossing must be 'scan' or 'track', got {crossing!r}")
         if not 0 < connectivity <= 1:
             raise ValueError(f"connectivity must be in (0, 1], got {connectivity!r}")
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("Rewirer needs at least one sparse layer")
+        if len({(l.theta.device, l.theta.dtype) for l in self.layers}) != 1:
+            raise ValueError("all sparse layers must share one device and dtype")
         self.strategy, self.metric, self.tie_break = strategy, metric, tie_break
         self.noise_std, self.epsilon, self.reset_momentum = noise_std, epsilon, reset_momentum
-        self.sizes = [layer.size for layer in self.layers]
-        self.budget = int(connectivity * sum(self.sizes))
+        self.crossing = crossing
         self.device = self.layers[0].theta.device
+        self.space = _Space([l.theta.shape for l in self.layers], self.device)
+        self.sizes, self.bases = self.space.sizes, self.space.bases
+        self.budget = int(connectivity * sum(self.sizes))
+        self.flat = torch.cat([l.theta.detach().reshape(-1) for l in self.layers])
+        for layer, base, size in zip(self.layers, self.bases, self.sizes):
+            layer.theta.data = self.flat[base:base + size].view(layer.theta.shape)
+        self._bounds = torch.tensor(self.bases + [sum(self.sizes)], device=self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.split_generator = torch.Generator().manual_seed(seed + 0x5EED)
         self._probs = torch.tensor(self.sizes, dtype=torch.float64)
-        self._last_revived = [torch.empty(0, dtype=torch.long, device=self.device)
-                              for _ in self.layers]
+        self._empty = torch.empty(0, dtype=torch.long, device=self.device)
+        self._last_revived = self._watch = self._empty
         self.steps = 0
+        self._conn, self._seg = self._empty, [0] * len(self.layers)
         self.canonicalize()
 
     # -- state -----------------------------------------------------------------------------
 
-    def canonicalize(self) -> None:
-        """Recompute the connected-index lists from theta, in sorted order.
+    def _check_views(self) -> None:
+        elsize = self.flat.element_size()
+        for layer, base in zip(self.layers, self.bases):
+            if layer.theta.data_ptr() != self.flat.data_ptr() + base * elsize:
+                raise RuntimeError("a sparse layer's theta no longer lives in the Rewirer's "
+                                   "buffer (was the model moved with .to() after the Rewirer "
+                                   "was made?); create the Rewirer after moving the model")
 
-        The training loop calls this at every epoch end, so a run resumed from an epoch
+    def _per_layer(self, cells: torch.Tensor) -> list[int]:
+        """Counts of sorted global indices per layer."""
+        edges = torch.searchsorted(cells, self._bounds).tolist()
+        return [b - a for a, b in zip(edges[:-1], edges[1:])]
+
+    def canonicalize(self) -> None:
+        """Recompute the connection list from theta, in sorted order; sort the watch list.
+
+        The training loop calls this at every epoch end, so that a run resumed from an epoch
         checkpoint continues with exactly the same lists as an uninterrupted run.
         """
-        self._connected = [layer.theta.detach().reshape(-1).gt(0).nonzero().squeeze(1)
-                           for layer in self.layers]
+        self._check_views()
+        fresh = self.flat.gt(0).nonzero().squeeze(1)
+        if self.steps and fresh.numel() != self._conn.numel():
+            raise RuntimeError("tracked connections disagree with theta: the optimiser moves "
+                               "dormant coordinates in a way crossing='track' does not cover; "
+                               "use crossing='scan'")
+        self._conn, self._seg = fresh, self._per_layer(fresh)
+        self._watch = self._watch.sort().values
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state(),
                 "split_generator": self.split_generator.get_state(),
-                "last_revived": [t.cpu() for t in self._last_revived],
+                "last_revived": self._last_revived.cpu(), "watch": self._watch.cpu(),
                 "steps": self.steps}
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
         self.split_generator.set_state(state["split_generator"])
-        self._last_revived = [t.to(self.device) for t in state["last_revived"]]
-        self.steps = int(state["steps"])
+        self._last_revived = state["last_revived"].to(self.device)
+        self._watch = state["watch"].to(self.device)
+        self.steps = 0  # skip the consistency check: theta was just loaded
         self.canonicalize()
+        self.steps = int(state["steps"])
 
     def connected_count(self) -> int:
-        """Connections over all layers right now."""
-        return sum(int(layer.connected().sum()) for layer in self.layers)
+        """Connections over all layers right now, counted from theta."""
+        return int(torch.count_nonzero(self.flat > 0))
 
     # -- one step --------------------------------------------------------------------------
 
     @torch.no_grad()
     def step(self, lr: float, optimizer: torch.optim.Optimizer | None = None) -> RewireStats:
         """Noise, count, split and revive; call right after ``optimizer.step()``."""
-        flats = [layer.theta.detach().view(-1) for layer in self.layers]
-        if self.noise_std > 0 and lr > 0:
-            for flat, idx in zip(flats, self._connected):
-                noise = torch.randn(idx.numel(), generator=self.generator, device=self.device)
-                flat.index_add_(0, idx, noise.mul_(lr * self.noise_std))
-        masks = [flat > 0 for flat in flats]
-        counts, died, redied = [], 0, 0
-        for i, (mask, idx) in enumerate(zip(masks, self._connected)):
-            alive = mask[idx]
-            # Dormant coordinates can also cross zero on leftover momentum: find them by
-            # hiding the coordinates that were connected and scanning what is left.
-            mask.index_fill_(0, idx, False)
+        self._check_views()
+        flat, conn = self.flat, self._conn
+        redied = int(torch.count_nonzero(flat[self._last_revived] <= 0))
+        values = flat.take(conn)
+        scale = lr * self.noise_std
+        if scale > 0:  # Langevin noise on the coordinates connected before the step
+            noise = torch.randn(conn.numel(), generator=self.generator, device=self.device)
+            noisy = values + noise.mul_(scale)
+            flat.put_(conn, noisy)
+        else:
+            noisy = values
+        alive = noisy > 0
+        kept = [int(a.count_nonzero()) for a in alive.split(self._seg)]
+        survivors = conn[alive].split(kept)
+        if self.crossing == "scan":
+            mask = flat > 0
+            mask[conn] = False
             crossed = _true_positions(mask)
-            mask.index_put_((idx,), alive)
-            survivors = idx[alive]
-            self._connected[i] = torch.cat([survivors, crossed])
-            counts.append(self._connected[i].numel())
-            died += idx.numel() - survivors.numel()
-            redied += int(torch.count_nonzero(~mask[self._last_revived[i]]))
-        total = sum(counts)
-        dormant = [s - c for s, c in zip(self.sizes, counts)]
-        revive = self._split(max(0, self.budget - total), dormant)
-        for i, n in enumerate(revive):
-            targets = self._choose(i, n, masks[i], dormant[i])
-            flats[i][targets] = self.epsilon
-            if self.reset_momentum and optimizer is not None:
-                buf = optimizer.state.get(self.layers[i].theta, {}).get("momentum_buffer")
-                if buf is not None:
-                    buf.view(-1)[targets] = 0
-            self._connected[i] = torch.cat([self._connected[i], targets])
-            self._last_revived[i] = targets
+        else:
+            up = flat[self._watch] > 0
+            crossed = self._watch[up].sort().values
+            killed = (values > 0) & ~alive  # pushed to <= 0 by the noise: may come back
+            killed = conn[killed] if scale > 0 and bool(killed.any()) else self._empty
+            self._watch = torch.cat([self._watch[~up], killed])
+        crossed = crossed.split(self._per_layer(crossed))
+        counts = [s.numel() + c.numel() for s, c in zip(survivors, crossed)]
+        dormant = [size - c for size, c in zip(self.sizes, counts)]
+        revive = self._split(max(0, self.budget - sum(counts)), dormant)
+        now = [torch.cat([s, c]) for s, c in zip(survivors, crossed)]
+        targets = self._choose(revive, now, dormant).split(revive)
+        revived = torch.cat(targets)
+        flat.index_fill_(0, revived, self.epsilon)
+        if self.reset_momentum and optimizer is not None:
+            for layer, base, t in zip(self.layers, self.bases, targets):
+                buf = optimizer.state.get(layer.theta, {}).get("momentum_buffer")
+                if buf is not None and t.numel():
+                    buf.view(-1)[t - base] = 0
+        self._conn = torch.cat([x for pair in zip(now, targets) for x in pair])
+        self._seg = [c + n for c, n in zip(counts, revive)]
+        self._last_revived = revived
+        if sum(revive) and self._watch.numel():
+            self._watch = self._watch[flat[self._watch] <= 0]
         self.steps += 1
-        return RewireStats(connected=total, died=died, revived=sum(revive),
-                           revived_then_died=redied)
+        return RewireStats(connected=sum(counts), died=conn.numel() - sum(kept),
+                           revived=sum(revive), revived_then_died=redied)
 
     def _split(self, n: int, dormant: list[int]) -> list[int]:
         """Split ``n`` revivals across layers: categorical draw proportional to layer size;
@@ -473,22 +554,32 @@ class Rewirer:
                 raise RuntimeError("no dormant coordinates left to revive (budget > total size)")
         return out
 
-    def _choose(self, i: int, n: int, mask: torch.Tensor, dormant: int) -> torch.Tensor:
-        """Flat indices of ``n`` dormant coordinates of layer ``i`` to revive (the strategy)."""
-        layer, connected = self.layers[i], self._connected[i]
-        size, c = mask.numel(), connected.numel()
-        if n == 0:
-            return connected.new_empty(0)
-        if self.strategy == "random" or c == 0:
-            return _sample_distinct(size, n, self.generator, accept=~mask, n_accept=dormant,
-                                    device=self.device)
-        if self.strategy == "structured":
-            order = _sample_distinct(c, min(n, c), self.generator, device=self.device)
-        else:  # weight_based: the largest theta first
-            values = layer.theta.detach().view(-1)[connected]
-            order = values.topk(min(n, c)).indices
-        sources = connected[order]
-        if n > c:  # more revivals than connections: every connection claims again, in turn
-            sources = sources.repeat(math.ceil(n / c))[:n]
-        return _nearest_dormant(mask.view(layer.theta.shape), sources, self.generator,
-                                self.metric, self.tie_break)
+    def _choose(self, revive: list[int], now: list[torch.Tensor], dormant: list[int]
+                ) -> torch.Tensor:
+        """Global indices of the coordinates to revive, layer after layer (the strategy)."""
+        picks, sources, lids = [], [], []
+        for i, (n, connected) in enumerate(zip(revive, now)):
+            if n == 0:
+                continue
+            base, c = self.bases[i], connected.numel()
+            if self.strategy == "random" or c == 0:
+                theta = self.flat[base:base + self.sizes[i]]
+                picks.append(_sample_distinct(self.sizes[i], n, self.generator, theta=theta,
+                                              n_dormant=dormant[i], device=self.device) + base)
+                continue
+            if self.strategy == "structured":
+                order = _sample_distinct(c, min(n, c), self.generator, device=self.device)
+            else:  # weight_based: the largest theta first
+                order = self.flat[connected].topk(min(n, c)).indices
+            src = connected[order]
+            if n > c:  # more revivals than connections: every connection claims again, in turn
+                src = src.repeat(math.ceil(n / c))[:n]
+            sources.append(src)
+            lids.append(torch.full_like(src, i))
+            picks.append(None)
+        if sources:
+            claimed = iter(_claim(self.space, self.flat, torch.cat(sources), torch.cat(lids),
+                                  self.generator, self.metric, self.tie_break
+                                  ).split([s.numel() for s in sources]))
+            picks = [next(claimed) if p is None else p for p in picks]
+        return torch.cat(picks) if picks else self._empty

@@ -25,6 +25,7 @@ import platform
 import subprocess
 import time
 from pathlib import Path
+from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
@@ -90,7 +91,9 @@ def _round(obj: Any, digits: int = 3) -> Any:
     return obj
 
 
+@lru_cache(maxsize=1)
 def _git_commit() -> str | None:
+    """The commit of the code this process runs (read once, when the first run starts)."""
     try:
         here = Path(__file__).resolve().parent
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
@@ -213,6 +216,7 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
     anything when an argument is bad.
     """
     cfg = from_dict(config.to_dict()) if isinstance(config, Config) else config
+    _git_commit()  # pin the provenance to the code as it was when the run started
     out = Path(out)
     _check_writable(out)
     dev = _pick_device(device)
@@ -243,7 +247,7 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
     rewirer = Rewirer(sparse_layers(model), cfg.connectivity, strategy=cfg.rewiring,
                       metric=cfg.metric, tie_break=cfg.tie_break, noise_std=cfg.noise_std,
                       epsilon=cfg.revive_value, reset_momentum=cfg.reset_momentum,
-                      seed=cfg.seed)
+                      crossing="track", seed=cfg.seed)
     generator = torch.Generator(device=dev).manual_seed(cfg.seed + 1)
     steps_per_epoch = len(data.x_train) // cfg.batch_size
     total_steps = steps_per_epoch * cfg.epochs
@@ -370,15 +374,20 @@ def grid_configs(profile: str, seeds: list[int] | tuple[int, ...] = (0,),
             for seed in seeds for objective, sparsity in GRID for strategy in STRATEGY_ORDER]
 
 
+def keeps_weights(cfg: Config) -> bool:
+    """The grid keeps a compact copy of one model, for the notebooks' demonstrations: the
+    first seed's TRADES run with the predecessor's random rewiring."""
+    return cfg.objective == "trades" and cfg.rewiring == "random" and cfg.seed == 0
+
+
 def ensure_grid(profile: str, seeds: list[int] | tuple[int, ...] = (0,), *,
                 results: str | os.PathLike = "results", data_root: str | None = None,
                 force: bool = False, quiet: bool = True, device: str | None = None,
-                save_weights_for: Callable[[Config], bool] | None = None,
                 log: Callable[[str], None] | None = None) -> list[dict]:
     """Run every missing run of the grid (all of them with ``force``); return all results."""
     out = []
     for cfg in grid_configs(profile, seeds):
-        if save_weights_for is not None and save_weights_for(cfg):
+        if keeps_weights(cfg):
             cfg = from_dict({**cfg.to_dict(), "save_weights": True})
         folder = Path(results) / profile / run_name(cfg)
         if log and (force or not (folder / RESULT).is_file()):

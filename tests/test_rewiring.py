@@ -9,6 +9,7 @@ import torch.nn.functional as F
 import srewire.rewiring as rewiring
 from srewire.models import SparseConv2d, SparseLinear, VGG11, sparse_layers
 from srewire.rewiring import Rewirer, nearest_dormant
+from srewire.train import SGDW
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,20 +210,21 @@ def test_budget_exact_with_noise_and_momentum_reset(strategy):
 def test_weight_based_samples_are_the_top_n(monkeypatch):
     model, opt, rewirer = small("weight_based")
     seen = []
-    original = rewiring._nearest_dormant
+    original = rewiring._claim
 
-    def spy(connected, sources, generator, metric, tie_break):
-        layer = next(l for l in sparse_layers(model) if torch.equal(l.connected(), connected))
-        theta = layer.theta.detach().reshape(-1)
-        conn = connected.reshape(-1).nonzero().squeeze(1)
-        n = sources.numel()
-        if n <= conn.numel():
-            expected = theta[conn].topk(n).values
-            assert torch.equal(theta[sources], expected)  # the n largest, in decreasing order
-            seen.append(n)
-        return original(connected, sources, generator, metric, tie_break)
+    def spy(space, values, sources, lid, generator, metric, tie_break):
+        for layer in lid.unique().tolist():
+            src = sources[lid == layer]
+            a, n = space.bases[layer], space.sizes[layer]
+            theta = values[a:a + n]
+            connected = (theta > 0).nonzero().squeeze(1) + a
+            if src.numel() <= connected.numel():
+                expected = values[connected].topk(src.numel()).values
+                assert torch.equal(values[src], expected)  # the n largest, decreasing
+                seen.append(src.numel())
+        return original(space, values, sources, lid, generator, metric, tie_break)
 
-    monkeypatch.setattr(rewiring, "_nearest_dormant", spy)
+    monkeypatch.setattr(rewiring, "_claim", spy)
     churn(model, opt, 20, rewirer)
     assert sum(seen) > 50
 
@@ -230,14 +232,19 @@ def test_weight_based_samples_are_the_top_n(monkeypatch):
 def test_structured_claims_are_nearest_to_sampled_connections(monkeypatch):
     model, opt, rewirer = small("structured")
     calls = []
-    original = rewiring._nearest_dormant
+    original = rewiring._claim
 
-    def spy(connected, sources, generator, metric, tie_break):
-        claims = original(connected, sources, generator, metric, tie_break)
-        calls.append((connected.clone(), sources.clone(), claims.clone()))
+    def spy(space, values, sources, lid, generator, metric, tie_break):
+        claims = original(space, values, sources, lid, generator, metric, tie_break)
+        for layer in lid.unique().tolist():
+            sel = lid == layer
+            a, n = space.bases[layer], space.sizes[layer]
+            shape = sparse_layers(model)[layer].theta.shape
+            connected = (values[a:a + n] > 0).view(shape).clone()
+            calls.append((connected, sources[sel] - a, claims[sel] - a))
         return claims
 
-    monkeypatch.setattr(rewiring, "_nearest_dormant", spy)
+    monkeypatch.setattr(rewiring, "_claim", spy)
     churn(model, opt, 10, rewirer)
     assert calls
     for connected, sources, claims in calls[:30]:
@@ -281,6 +288,33 @@ def test_structured_with_more_revivals_than_connections():
     rewirer = Rewirer([layer], connectivity=0.2, strategy="structured", seed=0)
     rewirer.step(0.1)
     assert rewirer.connected_count() == int(0.2 * 144)
+
+
+@pytest.mark.parametrize("strategy", ["random", "structured"])
+def test_tracked_crossings_equal_full_scan_with_sgdw(strategy):
+    """With SGDW, watching noise-killed coordinates finds every zero crossing a scan finds."""
+    masks, crossings = [], []
+    for crossing in ("scan", "track"):
+        torch.manual_seed(0)
+        model = VGG11(0.1, width=0.125, seed=0)
+        opt = SGDW(model.parameters(), lr=0.5, weight_decay=5e-4)
+        # a large noise makes noise deaths (and later crossings) frequent
+        rewirer = Rewirer(sparse_layers(model), 0.1, strategy=strategy, crossing=crossing,
+                          noise_std=2e-3, seed=0)
+        seen = []
+
+        def check(before, stats):
+            assert rewirer.connected_count() == rewirer.budget
+            seen.append(sum(int(((old <= 0) & (l.theta.detach() > 0) &
+                                 (l.theta.detach() != 1e-12)).sum())
+                            for l, old in zip(sparse_layers(model), before)))
+
+        churn(model, opt, 120, rewirer, check=check)
+        rewirer.canonicalize()
+        masks.append(torch.cat([l.connected().reshape(-1) for l in sparse_layers(model)]))
+        crossings.append(sum(w.numel() for w in rewirer._watch))
+    assert torch.equal(masks[0], masks[1])
+    assert crossings[1] > 0, "the test must produce noise deaths to watch"
 
 
 def test_rewirer_bad_arguments():

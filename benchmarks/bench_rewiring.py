@@ -1,0 +1,158 @@
+"""Benchmark: cost of rewiring and of the sparse parameterisation (issue: srewire core).
+
+Prints, measured in one run on this machine (times are medians over interleaved steps, so
+that machine noise hits every variant alike):
+
+* the natural training step (forward + backward + optimiser + rewiring) of sparse VGG11 at
+  batch 128 for each strategy, at sparsity 0.99 and 0.95, and the rewiring alone;
+* ratios: rewiring / step, structured / random, masked-sparse step / dense PyTorch step;
+* the time of ``nearest_dormant`` against layer size at fixed density (should stay flat).
+
+    python benchmarks/bench_rewiring.py [--data DIR] [--warmup 15] [--steps 15]
+
+Data: real CIFAR-10 from --data / $SREWIRE_DATA when it loads, else random images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from srewire.data import DataError, batches, load_data
+from srewire.models import VGG11, VGG11_CONFIG, sparse_layers
+from srewire.rewiring import Rewirer, nearest_dormant
+from srewire.train import SGDW
+
+STRATEGIES = ("random", "structured", "weight_based")
+
+
+def dense_vgg11() -> nn.Module:
+    """The same network with ordinary dense nn.Conv2d / nn.Linear layers."""
+    layers: list[nn.Module] = []
+    c = 3
+    for item in VGG11_CONFIG:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += [nn.Conv2d(c, int(item), 3, padding=1, bias=False),
+                       nn.BatchNorm2d(int(item)), nn.ReLU(inplace=True)]
+            c = int(item)
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(2048, 256), nn.ReLU(),
+                         nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def batch_stream(data_root: str | None):
+    g = torch.Generator().manual_seed(0)
+    try:
+        d = load_data(data_root, n_train=5000, n_test=10)
+        print(f"data: real CIFAR-10 ({d.name}), 5000 training images")
+        while True:
+            yield from batches(d.x_train, d.y_train, 128, g)
+    except DataError:
+        print("data: random images (CIFAR-10 not found)")
+        while True:
+            yield torch.rand(128, 3, 32, 32, generator=g), torch.randint(0, 10, (128,), generator=g)
+
+
+class Variant:
+    def __init__(self, name: str, sparsity: float | None):
+        self.name = name
+        if sparsity is None:
+            self.model, self.rewirer = dense_vgg11(), None
+        else:
+            self.model = VGG11(1 - sparsity, seed=0)
+            self.rewirer = (Rewirer(sparse_layers(self.model), 1 - sparsity, strategy=name,
+                                    crossing="track", seed=0) if name in STRATEGIES else None)
+        self.opt = SGDW(self.model.parameters(), lr=0.1, weight_decay=5e-4)
+        self.step_times: list[float] = []
+        self.rewire_times: list[float] = []
+
+    def step(self, x, y, record: bool) -> None:
+        t0 = time.perf_counter()
+        loss = F.cross_entropy(self.model(x), y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        t1 = time.perf_counter()
+        if self.rewirer is not None:
+            self.rewirer.step(0.1, self.opt)
+        t2 = time.perf_counter()
+        if record:
+            self.step_times.append(t2 - t0)
+            self.rewire_times.append(t2 - t1)
+
+    @property
+    def step_ms(self) -> float:
+        return 1e3 * statistics.median(self.step_times)
+
+    @property
+    def rewire_ms(self) -> float:
+        return 1e3 * statistics.median(self.rewire_times)
+
+
+def bench_training(sparsity: float, stream, warmup: int, steps: int) -> None:
+    variants = [Variant(s, sparsity) for s in STRATEGIES]
+    variants += [Variant("masked, no rewiring", sparsity), Variant("dense PyTorch", None)]
+    for v in variants:
+        v.model.train()
+    for i in range(warmup + steps):
+        x, y = next(stream)
+        for v in variants:  # interleaved: every variant sees the same batch and machine state
+            v.step(x, y, record=i >= warmup)
+    by = {v.name: v for v in variants}
+    print(f"\nsparsity {sparsity} (batch 128, {steps} timed steps after {warmup} warm-up, "
+          f"medians)")
+    print(f"{'variant':22s} {'step ms':>9s} {'rewire ms':>10s} {'rewire/step':>12s}")
+    for v in variants:
+        share = f"{100 * v.rewire_ms / v.step_ms:11.2f}%" if v.rewirer else ""
+        rw = f"{v.rewire_ms:10.2f}" if v.rewirer else ""
+        print(f"{v.name:22s} {v.step_ms:9.1f} {rw:>10s} {share:>12s}")
+    rnd = by["random"]
+    for s in ("structured", "weight_based"):
+        print(f"{s}/random: step {by[s].step_ms / rnd.step_ms:.3f}x, "
+              f"rewiring alone {by[s].rewire_ms / rnd.rewire_ms:.2f}x")
+    dense = by["dense PyTorch"].step_ms
+    print(f"masked-sparse step (no rewiring) / dense step: "
+          f"{by['masked, no rewiring'].step_ms / dense:.3f}x; "
+          f"with random rewiring: {rnd.step_ms / dense:.3f}x")
+
+
+def bench_nearest_dormant(density: float = 0.05, n_sources: int = 200, reps: int = 20) -> None:
+    print(f"\nnearest_dormant against layer size (density {density}, {n_sources} sources, "
+          f"median of {reps} calls)")
+    g = torch.Generator().manual_seed(0)
+    for shape in [(64, 32, 3, 3), (128, 128, 3, 3), (256, 256, 3, 3), (512, 512, 3, 3),
+                  (1024, 1024, 3, 3), (256, 2048), (2048, 4096)]:
+        connected = torch.rand(shape, generator=g) < density
+        conn = connected.reshape(-1).nonzero().squeeze(1)
+        times = []
+        for _ in range(reps):
+            src = conn[torch.randperm(conn.numel(), generator=g)[:n_sources]]
+            t = time.perf_counter()
+            nearest_dormant(connected, src, generator=g)
+            times.append(time.perf_counter() - t)
+        n = connected.numel()
+        print(f"  shape {str(shape):22s} size {n:>10,d}: {1e3 * statistics.median(times):7.2f} ms")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default=None)
+    p.add_argument("--warmup", type=int, default=15)
+    p.add_argument("--steps", type=int, default=15)
+    p.add_argument("--sparsity", type=float, nargs="+", default=[0.99, 0.95])
+    args = p.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    stream = batch_stream(args.data)
+    for s in args.sparsity:
+        bench_training(s, stream, args.warmup, args.steps)
+    bench_nearest_dormant()
+
+
+if __name__ == "__main__":
+    main()
