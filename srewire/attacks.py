@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["accuracy", "pgd", "fgsm", "foolbox_pgd", "robustness"]
+__all__ = ["accuracy", "pgd", "pgd_examples", "fgsm", "foolbox_pgd", "robustness"]
 
 
 def _chunks(x: torch.Tensor, y: torch.Tensor, batch_size: int
@@ -48,8 +48,19 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps
         step_size: float, restarts: int = 1, random_start: bool = True,
         generator: torch.Generator | None = None) -> torch.Tensor:
     """Native L-inf PGD with Foolbox's semantics; returns is_adv (bool), OR over restarts."""
+    return pgd_examples(model, x, y, eps=eps, steps=steps, step_size=step_size,
+                        restarts=restarts, random_start=random_start, generator=generator)[0]
+
+
+def pgd_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float,
+                 steps: int, step_size: float, restarts: int = 1, random_start: bool = True,
+                 generator: torch.Generator | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Native PGD returning (is_adv, adversarial images); for each image the adversarial of
+    the first restart that broke it (else of the last restart)."""
     model.eval()
     broken = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    best = x.clone()
     for _ in range(restarts):
         if random_start:
             u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
@@ -64,8 +75,10 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps
                 x_adv = x_adv + step_size * grad.sign()
                 x_adv = (x + (x_adv - x).clamp(-eps, eps)).clamp(0, 1)
         with torch.no_grad():
-            broken |= model(x_adv).argmax(1) != y
-    return broken
+            hit = model(x_adv).argmax(1) != y
+            best[~broken] = x_adv[~broken]
+            broken |= hit
+    return broken, best
 
 
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float) -> torch.Tensor:

@@ -20,9 +20,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Config", "PROFILES", "OBJECTIVES", "make_config", "ConfigError"]
+__all__ = ["Config", "PROFILES", "OBJECTIVES", "DEFAULT_SEEDS", "make_config", "ConfigError"]
 
 PROFILES = ("smoke", "quick", "paper")
+# Seeds of the thesis grid that the book aggregates, per profile (the quick results for these
+# seeds are committed; paper is one network per cell, like the thesis).
+DEFAULT_SEEDS = {"smoke": (0,), "quick": (0, 1, 2), "paper": (0,)}
 OBJECTIVES = ("natural", "trades")
 STRATEGIES = ("random", "structured", "weight_based")
 
@@ -74,6 +77,7 @@ class Config:
     checkpoint: str = "final"           # final | best_clean (the predecessor's test-set choice)
     eval_batch_size: int = 250
     save_weights: bool = False          # also write a compact copy of the trained weights
+    track_structure: bool = False       # record the zero-fibre percentage after every epoch
 
     @property
     def connectivity(self) -> float:

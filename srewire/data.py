@@ -254,3 +254,21 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.
     for i in range(len(x) // batch_size):
         idx = order[i * batch_size:(i + 1) * batch_size]
         yield augment(to_float(x[idx]), generator, augmentation), y[idx]
+
+
+def save_sample(path: str | os.PathLike, root: str | os.PathLike | None = None,
+                n: int = 32) -> Path:
+    """Save the first ``n`` CIFAR-10 test images and labels (uint8, npz) for demonstrations
+    that should run without the dataset (the book's introduction)."""
+    data = load_data(root)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, images=data.x_test[:n].cpu().numpy(),
+                        labels=data.y_test[:n].cpu().numpy(), source=np.array(data.name))
+    return path
+
+
+def load_sample(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images in [0, 1] and labels saved by :func:`save_sample`."""
+    with np.load(path) as z:
+        return to_float(torch.from_numpy(z["images"])), torch.from_numpy(z["labels"]).long()

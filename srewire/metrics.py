@@ -84,14 +84,15 @@ def single_fibre_prune(model: nn.Module, axis: str = PRIMARY_AXIS) -> nn.Module:
     return pruned
 
 
-def connectivity_matrix(layer: SparseLayer) -> np.ndarray:
+def connectivity_matrix(layer: SparseLayer | torch.Tensor | np.ndarray) -> np.ndarray:
     """A layer's connectivity as a 2-D bool matrix in the predecessor's layout.
 
-    Rows are the output-axis fibres, i.e. the TensorFlow kernel reshaped to
-    (kh * kw * C_in, C_out) for a convolution and (n_in, n_out) for a dense layer; a row of
-    zeros is a zero fibre of the primary metric.
+    Accepts a sparse layer or its connectivity mask (PyTorch layout). Rows are the output-axis
+    fibres: the TensorFlow kernel reshaped to (kh * kw * C_in, C_out) for a convolution and
+    (n_in, n_out) for a dense layer, so a row of zeros is a zero fibre of the primary metric.
     """
-    mask = layer.connected().cpu()
+    mask = layer.connected() if isinstance(layer, SparseLayer) else layer
+    mask = torch.as_tensor(np.asarray(mask.cpu() if isinstance(mask, torch.Tensor) else mask))
     if mask.dim() == 4:  # (out, in, kh, kw) -> (kh, kw, in, out)
         return mask.permute(2, 3, 1, 0).reshape(-1, mask.shape[0]).numpy()
     return mask.t().contiguous().numpy()

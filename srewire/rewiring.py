@@ -87,7 +87,7 @@ def _tie_keys(cells: torch.Tensor, salt: torch.Tensor | None) -> torch.Tensor:
     """Tie-break ranks per (source, cell): a salted hash (random) or the flat index (lowest).
 
     The rank of a cell for a given source never changes while a call runs, which the greedy
-    resolution in :func:`_nearest_dormant` relies on.
+    resolution in :func:`_claim` relies on.
     """
     return cells if salt is None else _hash32(cells ^ salt)
 
@@ -159,7 +159,9 @@ class _Space:
         self.strides = torch.tensor([[math.prod(s[i + 1:]) for i in range(ndim)] for s in padded],
                                     device=device).view(len(padded), ndim)
         self.base = torch.tensor(self.bases, device=device)
-        self.groups = _groups_on(ndim, torch.device(device))
+        # per group: (bound, offsets (W, D), squared norms (W,), flat offsets per layer (L, W))
+        self.groups = [(bound, off, (off * off).sum(1), self.strides @ off.t())
+                       for bound, off in _groups_on(ndim, torch.device(device))]
 
     def coords(self, cells: torch.Tensor, lid: torch.Tensor) -> torch.Tensor:
         """Flat indices of cells in layers ``lid`` -> integer coordinates (n, ndim)."""
@@ -184,20 +186,21 @@ def _search(space: _Space, values: torch.Tensor, metric: str, src: torch.Tensor,
     Sources still open after the last group use the exact search.
     """
     k, dev = src.numel(), src.device
-    dims, strides = space.dims[lid], space.strides[lid]
+    dims = space.dims[lid]
     best_cell = torch.full((k,), -1, dtype=torch.long, device=dev)
     best_d = torch.full((k,), _BIG, dtype=torch.long, device=dev)
     best_key = torch.full((k,), _BIG, dtype=torch.long, device=dev)
     active = torch.arange(k, device=dev)
-    for bound, off in space.groups:
+    for bound, off, off_sq, off_flat in space.groups:
         p = coords[active]
         q = p[:, None, :] + off
         ok = ((q >= 0) & (q < dims[active, None, :])).all(-1)
-        cell = torch.where(ok, src[active, None] + (off * strides[active, None, :]).sum(-1), 0)
+        cell = torch.where(ok, src[active, None] + off_flat[lid[active]], 0)
         ok &= _is_free(values, cell)
         if claims is not None:
             ok &= claims.owner_of(cell) >= pos[active, None]
-        dist = _distance(p[:, None, :], q, metric)
+        dist = off_sq.expand_as(cell) if metric == "euclidean" else \
+            _distance(p[:, None, :], q, metric)
         s = None if salt is None else salt[active, None]
         col, d, key = _pick(dist, _tie_keys(cell, s), ok)
         bd, bk = best_d[active], best_key[active]
@@ -225,6 +228,9 @@ def _exact(space: _Space, values: torch.Tensor, metric: str, layer: int, coords:
         cells = (~part if part.dtype == torch.bool else part <= 0).nonzero().squeeze(1) + a
         cache[layer] = cells, space.coords(cells, torch.full_like(cells, layer))
     cells, cell_coords = cache[layer]
+    if cells.numel() < int(pos.max()) + 1:  # fewer dormant cells than sources up to here
+        raise ValueError(f"cannot claim {int(pos.max()) + 1} distinct dormant coordinates: "
+                         f"the tensor has only {cells.numel()}")
     owner = claims.owner_of(cells) if claims is not None else torch.full_like(cells, _BIG)
     out = torch.empty(len(coords), dtype=torch.long, device=coords.device)
     rows = max(1, _EXACT_CHUNK // max(1, cells.numel()))
@@ -285,8 +291,9 @@ def nearest_dormant(connected: torch.Tensor, sources: torch.Tensor, *,
 
     No n x N distance matrix is built: each source searches outward through offsets sorted by
     distance, vectorised over the sources, and only sources whose neighbourhood is full fall
-    back to an exact, chunked search. Raises ValueError for bad arguments, including more
-    sources than dormant coordinates.
+    back to an exact, chunked search, so the cost grows with the number of sources, not with
+    the size of the tensor. Raises ValueError for bad arguments, including more sources than
+    dormant coordinates (detected when the search runs out of cells).
     """
     if not isinstance(connected, torch.Tensor) or connected.dtype != torch.bool:
         raise ValueError("connected must be a torch.bool tensor")
@@ -305,10 +312,6 @@ def nearest_dormant(connected: torch.Tensor, sources: torch.Tensor, *,
         raise ValueError(f"sources must be flat indices in [0, {flat.numel()})")
     if sources.numel() and not bool(flat[sources].all()):
         raise ValueError("sources must be connected coordinates (connected.flatten()[s] True)")
-    n_dormant = int((~flat).sum())
-    if sources.numel() > n_dormant:
-        raise ValueError(f"cannot claim {sources.numel()} distinct dormant coordinates: "
-                         f"the tensor has only {n_dormant}")
     space = _Space([connected.shape], connected.device)
     return _claim(space, flat, sources, torch.zeros_like(sources), generator, metric, tie_break)
 

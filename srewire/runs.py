@@ -41,7 +41,7 @@ from .rewiring import Rewirer
 from .train import SGDW, TrainingDiverged, train_epoch
 
 __all__ = ["run", "evaluate", "run_name", "GRID", "grid_configs", "ensure_grid",
-           "load_results", "load_masks", "load_weights", "RunError"]
+           "load_results", "load_masks", "load_weights", "demo_model", "RunError"]
 
 GRID: tuple[tuple[str, float], ...] = (("natural", 0.99), ("natural", 0.95), ("trades", 0.95))
 STRATEGY_ORDER = ("random", "structured", "weight_based")
@@ -62,11 +62,14 @@ def run_name(cfg: Config) -> str:
 # --------------------------------------------------------------------------------------------
 
 def _check_writable(out: Path) -> None:
+    """Fail early, before anything is written, if ``out`` cannot become a run folder."""
     if out.exists() and not out.is_dir():
         raise RunError(f"out: {out} exists and is not a folder")
     parent = out
     while not parent.exists():
         parent = parent.parent
+    if not parent.is_dir():
+        raise RunError(f"out: cannot create {out}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise RunError(f"out: cannot write to {out} (no write permission on {parent})")
 
@@ -223,19 +226,22 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
     ckpt_path, result_path = out / CHECKPOINT, out / RESULT
     if not restart and result_path.is_file():
         done = json.loads(result_path.read_text())
-        if done.get("config") == cfg.to_dict():
+        if from_dict(done["config"]) == cfg:
             return done
         raise RunError(f"out: {out} already holds a finished run with a different config; "
                        f"use another folder or restart=True (--restart)")
     checkpoint = None
     if ckpt_path.is_file() and not restart:
         checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if checkpoint["config"] != cfg.to_dict():
+        if from_dict(checkpoint["config"]) != cfg:
             raise RunError(f"out: {out} holds a checkpoint of a different config; use another "
                            f"folder or restart=True (--restart)")
     data = load_data(data_root, n_train=cfg.n_train, n_test=cfg.n_test,
                      data_seed=cfg.data_seed, device=dev)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"out: cannot create {out} ({exc.strerror})") from None
     for stale in (result_path, out / MASKS, out / WEIGHTS):
         if restart and stale.exists():
             stale.unlink()
@@ -273,17 +279,22 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
                                 step=epoch * steps_per_epoch, total_steps=total_steps,
                                 generator=generator, progress=_bar(quiet, f"epoch {epoch + 1}"))
         except TrainingDiverged as exc:
-            raise TrainingDiverged(f"{exc}; the last good checkpoint (after epoch {epoch}) "
-                                   f"is kept in {out}") from None
+            kept = (f"the last good checkpoint (after epoch {epoch}) is kept in {out}" if epoch
+                    else "no epoch finished, so there is no last good checkpoint")
+            raise TrainingDiverged(f"{exc}; {kept}; lower the learning rate") from None
         rewirer.canonicalize()
         test_acc = accuracy(model, data.x_test, data.y_test, cfg.eval_batch_size)
         curves, rw = state["curves"], state["rewiring"]
         curves["train_loss"].append(stats.loss)
         curves["train_accuracy"].append(stats.accuracy)
         curves["test_accuracy"].append(test_acc)
+        if cfg.track_structure:
+            curves.setdefault("zero_fibres_out", []).append(fibre_report(model)["global"]["out"])
         rw["revived"].append(stats.revived)
         rw["died"].append(stats.died)
         rw["revived_then_died"].append(stats.revived_then_died)
+        rw.setdefault("rewire_seconds", []).append(stats.rewire_seconds)
+        rw.setdefault("step_seconds", []).append(stats.step_seconds)
         if epoch == 0:
             rw["revived_first_epoch"] = stats.revived_per_step
         if cfg.checkpoint == "best_clean" and test_acc > state["best"]["accuracy"]:
@@ -326,6 +337,8 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
             "wall_time_s": {"train": train_seconds, "eval": eval_seconds,
                             "total": train_seconds + eval_seconds},
             "wall_time_this_session_s": time.perf_counter() - t_start,
+            "rewiring_share_of_step_time": (sum(rw["rewire_seconds"]) / sum(rw["step_seconds"])
+                                            if rw.get("step_seconds") else None),
         },
     })
     result = {"config": cfg.to_dict(), **_round(result)}
@@ -409,3 +422,16 @@ def load_results(results: str | os.PathLike = "results", profile: str = "quick")
                 STRATEGY_ORDER.index(c["rewiring"]), c["seed"])
 
     return sorted(rows, key=key)
+
+
+def demo_model(results_dir: str | os.PathLike = "results", profile: str = "quick"
+               ) -> tuple[VGG11, dict]:
+    """The grid's demonstration model (see :func:`keeps_weights`) and its result."""
+    cfg = from_dict({**make_config(profile, "trades", 0.95, "random", 0).to_dict(),
+                     "save_weights": True})
+    folder = Path(results_dir) / profile / run_name(cfg)
+    if not (folder / WEIGHTS).is_file():
+        raise RunError(f"no demonstration weights in {folder}; run the grid first: "
+                       f"python -m srewire grid --profile {profile} --results {results_dir}")
+    result = json.loads((folder / RESULT).read_text())
+    return load_weights(folder / WEIGHTS, from_dict(result["config"])), result

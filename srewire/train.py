@@ -12,11 +12,13 @@ Optimisation follows the predecessor (Thesis §4; anchor ``utils/loaders.py``):
 
 The step loop never reads a value back from the device except inside the rewiring (which needs
 the number of connections); losses and accuracies are summed on the device and read once per
-epoch, and a non-finite loss is checked every ``check_every`` steps.
+epoch, and a non-finite loss is checked every ``check_every`` steps. (On a GPU the wall times
+recorded per epoch include the time the device needs to catch up at those points.)
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -92,6 +94,8 @@ class EpochStats:
     revived_then_died: int = 0
     steps: int = 0
     revived_per_step: list[int] = field(default_factory=list)
+    step_seconds: float = 0.0     # wall time of the whole steps (data to rewiring)
+    rewire_seconds: float = 0.0   # wall time spent in the rewiring
 
 
 def train_epoch(model: nn.Module, optimizer: SGDW, rewirer: Rewirer, x: torch.Tensor,
@@ -111,6 +115,7 @@ def train_epoch(model: nn.Module, optimizer: SGDW, rewirer: Rewirer, x: torch.Te
     stats = EpochStats(loss=0.0, accuracy=0.0)
     it = batches(x, y, cfg.batch_size, generator, cfg.augmentation)
     n_steps = len(x) // cfg.batch_size
+    t_step = time.perf_counter()
     for i, (xb, yb) in enumerate(progress(it, total=n_steps) if progress else it):
         factor = schedule_factor(step + i, total_steps)
         lr = cfg.lr * factor
@@ -126,7 +131,9 @@ def train_epoch(model: nn.Module, optimizer: SGDW, rewirer: Rewirer, x: torch.Te
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        t_rewire = time.perf_counter()
         r = rewirer.step(lr, optimizer)
+        stats.rewire_seconds += time.perf_counter() - t_rewire
         stats.revived += r.revived
         stats.died += r.died
         stats.revived_then_died += r.revived_then_died
@@ -141,6 +148,7 @@ def train_epoch(model: nn.Module, optimizer: SGDW, rewirer: Rewirer, x: torch.Te
     if not bool(finite):
         raise TrainingDiverged(f"the training loss became NaN or infinite in the epoch "
                                f"ending at step {step + n_steps}")
+    stats.step_seconds = time.perf_counter() - t_step
     stats.steps = n_steps
     stats.loss = float(loss_sum) / max(1, n_steps)
     stats.accuracy = 100.0 * int(correct) / max(1, n_steps * cfg.batch_size)

@@ -360,3 +360,31 @@ def test_runs_on_cuda(strategy):
     claims = nearest_dormant(connected, src)
     assert claims.device.type == "cuda"
     brute_force_check(connected.cpu(), src.cpu(), claims.cpu())
+
+
+GOLDEN = {"random": "15c2e706fdac3175", "structured": "0c63eb0790523122",
+          "weight_based": "52b0310b5b2d7f3a"}
+
+
+@pytest.mark.parametrize("strategy", sorted(GOLDEN))
+def test_connectivity_is_the_same_as_in_the_committed_results(strategy):
+    """A regression fingerprint: the rewiring's random choices must not change between
+    versions (the committed results were produced with these semantics). The dynamics are a
+    plain random walk with elementwise arithmetic, so the fingerprint does not depend on
+    convolution kernels or the CPU."""
+    import hashlib
+
+    g = torch.Generator().manual_seed(0)
+    layers = [SparseConv2d(8, 16), SparseLinear(64, 32)]
+    for layer in layers:
+        layer.reset_sparse(0.05, g)
+    rewirer = Rewirer(layers, 0.1, strategy=strategy, seed=0)
+    for _ in range(200):
+        with torch.no_grad():
+            for layer in layers:
+                t = layer.theta.detach()
+                t.add_(0.05 * torch.randn(t.shape, generator=g) * (t > 0))
+        rewirer.step(0.1)
+        assert rewirer.connected_count() == rewirer.budget
+    mask = torch.cat([layer.connected().reshape(-1) for layer in layers])
+    assert hashlib.sha256(mask.numpy().tobytes()).hexdigest()[:16] == GOLDEN[strategy]

@@ -1,0 +1,54 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Quickstart: one run, one result
+#
+# Every training run of the grid leaves a small `result.json` in the results folder. This page
+# reads one of them and shows its headline numbers; the chapters that follow do the same for the
+# whole grid.
+
+# %% tags=["hide-output", "nbval-skip"]
+# Colab setup: installs srewire and Foolbox on Google Colab; does nothing anywhere else.
+import sys
+
+if "google.colab" in sys.modules:
+    # %pip install -q --no-deps "srewire @ git+https://github.com/srewire/srewire@main"
+    # %pip install -q foolbox==3.3.4 eagerpy==0.30.0
+
+# %% tags=["parameters", "remove-input"]
+profile = "quick"  # "smoke" | "quick" | "paper"
+results_dir = "../results"  # folder holding <profile>/<run>/result.json
+data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
+force = False  # recompute instead of reading cached results
+
+# %%
+import json
+from pathlib import Path
+
+run = "natural_s0.99_random_seed0"  # 99 % sparse, natural training, random rewiring, seed 0
+path = Path(results_dir, profile, run, "result.json")
+if path.is_file():
+    result = json.loads(path.read_text())
+    robust = result["robust_accuracy"]
+    print(f"run {profile}/{run}")
+    print(f"clean accuracy:        {result['clean_accuracy']} %")
+    print(f"robust accuracy:       {'not measured' if robust is None else f'{robust} %'}")
+    print(f"sparsity:              {result['sparsity']['global']}")
+    print(f"all-zero filters:      {result['zero_fibres']['global']['out']} %")
+else:
+    print(f"No result for {profile}/{run} in {results_dir} yet. Make it with")
+    print(f"    python -m srewire grid --profile {profile} --results {results_dir}")

@@ -1,0 +1,162 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,mystnb,-all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The method: structured rewiring
+#
+# The thesis keeps everything of Bayesian connectivity sampling except *where* lost
+# connections come back. Instead of reviving dormant coordinates uniformly at random, it
+# revives the dormant coordinate nearest to a connected one, so that connections gather into
+# clusters — "hyperspheres" in the index space of each weight tensor (Thesis §3.2). This
+# chapter spells out the algorithm as this project implements it, looks closely at the
+# distance the thesis prints (Equation 3), and regenerates the thesis's Figure 2 from an
+# actual rewiring simulation.
+
+# %% tags=["hide-output", "nbval-skip"]
+# Colab setup: installs srewire and Foolbox on Google Colab; does nothing anywhere else.
+import sys
+
+if "google.colab" in sys.modules:
+    # %pip install -q --no-deps "srewire @ git+https://github.com/srewire/srewire@main"
+    # %pip install -q foolbox==3.3.4 eagerpy==0.30.0
+
+# %% tags=["parameters", "remove-input"]
+profile = "quick"  # "smoke" | "quick" | "paper"
+results_dir = "../results"  # folder holding <profile>/<run>/result.json
+data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
+force = False  # recompute instead of reading cached results
+toy_steps = 2000  # steps of the 2-D rewiring simulation
+toy_connectivity = 0.1  # fraction of connected weights in the simulated layer
+
+# %% [markdown]
+# ## Algorithm 1, as implemented
+#
+# After every optimiser step, Bayesian connectivity sampling determines how many connections
+# $n$ were lost and splits them over the layers in proportion to layer size (the predecessor's
+# rule). Inside a layer that must revive $n_l$ connections:
+#
+# 1. **Samples.** Take $n_l$ connected coordinates ($\theta > 0$): uniformly at random
+#    (*structured*), or the $n_l$ with the largest $\theta$, largest first (*weight-based*,
+#    Thesis §3.2.1).
+# 2. **Claims.** In that order, each sample claims the dormant coordinate ($\theta \le 0$)
+#    nearest to it in the integer index space of the weight tensor — four indices for a
+#    convolution kernel, two for a dense matrix — among those that earlier samples have not
+#    claimed. Ties are broken uniformly at random.
+# 3. **Revival.** Every claimed coordinate gets $\theta = 10^{-12}$ and keeps its fixed sign.
+#
+# Algorithm 1 of the thesis leaves the conflicts of step 2 open (two samples may share a
+# nearest neighbour); resolving them greedily in sample order revives exactly $n_l$
+# connections and keeps the global budget exact. The search is
+# {func}`srewire.rewiring.nearest_dormant`; it looks outward from each sample through offsets
+# sorted by distance and only scans the whole tensor for samples buried inside a full cluster.
+#
+# Here it is on a small 2-D mask: a block of connections with three samples on its edge. The
+# numbers show which dormant cell each sample claims, in claim order.
+
+# %% mystnb={"figure": {"caption": "Claims of three samples (x) next to a block of connections (yellow), with the Euclidean distance (left) and with Equation 3 as printed (right). Numbers give the claim order.", "name": "fig-claims"}}
+import numpy as np
+import torch
+from myst_nb import glue
+
+from srewire import plots
+from srewire.metrics import connectivity_matrix, zero_fibres
+from srewire.rewiring import nearest_dormant
+from srewire.simulate import toy_layer
+
+connected = torch.zeros(14, 14, dtype=torch.bool)
+connected[5:9, 6:10] = True
+sources = torch.tensor([5 * 14 + 6, 8 * 14 + 9, 6 * 14 + 9] * 3)  # each sample claims three times
+claims = {metric: nearest_dormant(connected, sources, metric=metric, tie_break="lowest").tolist()
+          for metric in ("euclidean", "eq3")}
+fig = plots.claims_demo(connected.numpy(), sources.tolist()[:3],
+                        {"Euclidean distance": claims["euclidean"],
+                         "Equation 3 as printed": claims["eq3"]})
+
+# %% [markdown]
+# ## Equation 3 is not the Euclidean distance
+#
+# The thesis names the Euclidean distance (the $\ell_2$ norm) throughout, but prints its
+# nearest-neighbour rule as
+#
+# $$X_\mathrm{NN}(p) = \arg\min_{\chi \in A} \sum_{n=1}^{D} \left| p_n^2 - \chi_n^2 \right| .$$
+#
+# Because $|p^2 - \chi^2| = |p - \chi|\,(p + \chi)$, a step of one index costs about $2p$:
+# cheap near index 0, expensive far from it, and cheaper downwards than upwards. The maps
+# below show both distances from the same point of a 12 x 12 grid; the Equation-3 "ball" is
+# squashed towards the origin. Repeated claims under Equation 3 therefore drift towards low
+# indices, and clusters cannot be round. The most likely intent is the squared Euclidean
+# distance $\sum_n (p_n - \chi_n)^2$, whose minimiser is the Euclidean nearest neighbour; this
+# project uses it by default and keeps Equation 3 as printed as the option `metric="eq3"`.
+
+# %% mystnb={"figure": {"caption": "Distance from the starred point under the Euclidean distance (left) and under Equation 3 as printed (right).", "name": "fig-distance-maps"}}
+fig = plots.distance_maps((12, 12), (6, 6))
+
+# %% [markdown]
+# ## Figure 2, regenerated: what structured rewiring builds
+#
+# Thesis Figure 2 contrasts the *ideal* structure — whole rows of a weight matrix filled,
+# the rest empty, so that entire vectors can be skipped — with what nearest-neighbour rewiring
+# is expected to build: compact blobs that cut across rows and columns. To see this happen,
+# we simulate one 2-D layer: every connected $\theta$ takes a random step each iteration and
+# shrinks by weight decay, the connections that cross zero die, and the real
+# {class}`srewire.rewiring.Rewirer` revives as many with each strategy.
+
+# %%
+snapshots = {}
+for strategy in ("random", "structured", "weight_based"):
+    snaps = toy_layer((48, 48), toy_connectivity, toy_steps, strategy, seed=0,
+                      snapshots=(0, toy_steps))
+    snapshots[strategy] = {k: connectivity_matrix(v) for k, v in snaps.items()}
+eq3 = toy_layer((48, 48), toy_connectivity, toy_steps, "structured", metric="eq3", seed=0,
+                snapshots=(toy_steps,))
+snapshots["eq3"] = {toy_steps: connectivity_matrix(eq3[toy_steps])}
+
+# %% mystnb={"figure": {"caption": "A simulated 48 x 48 layer at 10 % connectivity: the random initial mask, and the mask after the simulation with random, structured and weight-based rewiring (Euclidean distance), and with structured rewiring under Equation 3 as printed.", "name": "fig-figure2"}}
+labels = {"random": "Unstructured", "structured": "Structured",
+          "weight_based": "Weight-based", "eq3": "Structured, Eq. 3"}
+panels = [snapshots["random"][0]] + [snapshots[k][toy_steps] for k in labels]
+titles = ["Initial (random)"] + [f"{labels[k]}, step {toy_steps}" for k in labels]
+fig = plots.mask_panels(panels, titles, width=2.6)
+
+# %% [markdown]
+# Random rewiring keeps the mask uniformly scattered. Structured rewiring grows patches, and
+# weight-based rewiring, which always seeds next to the strongest connections, grows fewer
+# and denser ones. Under Equation 3 the patches slide towards the top-left corner, index 0 of
+# both axes. None of them builds the thesis's *ideal* structure of whole empty rows: a patch
+# that straddles a row keeps it non-empty. How much of the tensor is freed is measured by the
+# share of *zero fibres*, the rows (here: input vectors) that hold no connection at all:
+
+# %%
+rows = []
+for key, label in labels.items():
+    m = torch.from_numpy(snapshots[key][toy_steps])
+    zero, total = zero_fibres(m, axis=1)
+    com = np.argwhere(snapshots[key][toy_steps]).mean(axis=0)
+    rows.append((label, 100 * zero / total, com))
+zero0, total0 = zero_fibres(torch.from_numpy(snapshots["random"][0]), axis=1)
+print(f"{'initial (random)':22s} zero rows {100 * zero0 / total0:5.1f} %")
+for label, pct, com in rows:
+    print(f"{label:22s} zero rows {pct:5.1f} %   centre of mass (row, col) = "
+          f"({com[0]:4.1f}, {com[1]:4.1f})")
+glue("toy_zero_wb", f"{rows[2][1]:.1f}", display=False)
+glue("toy_zero_random", f"{rows[0][1]:.1f}", display=False)
+
+# %% [markdown]
+# In this simulation {glue:text}`toy_zero_random` % of the rows are empty with random
+# rewiring and {glue:text}`toy_zero_wb` % with weight-based rewiring. The centre of mass of
+# the Equation-3 layer has moved towards the origin (the layer's centre is at 23.5, 23.5),
+# while the Euclidean variants stay centred. The next chapter asks how strongly this depends
+# on how sparse the network is.

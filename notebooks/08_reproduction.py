@@ -1,0 +1,102 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,mystnb,-all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Reproduction: what ran, where, and for how long
+#
+# Every number in this book comes from the result files in `results/`, written by the runs
+# listed here. This page reads their provenance: the profile, the code version, the device
+# and the wall time of every run.
+
+# %% tags=["hide-output", "nbval-skip"]
+# Colab setup: installs srewire and Foolbox on Google Colab; does nothing anywhere else.
+import sys
+
+if "google.colab" in sys.modules:
+    # %pip install -q --no-deps "srewire @ git+https://github.com/srewire/srewire@main"
+    # %pip install -q foolbox==3.3.4 eagerpy==0.30.0
+
+# %% tags=["parameters", "remove-input"]
+profile = "quick"  # "smoke" | "quick" | "paper"
+results_dir = "../results"  # folder holding <profile>/<run>/result.json
+data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
+force = False  # recompute instead of reading cached results
+seeds = None  # seeds of the grid (None: the profile's default, see srewire.config)
+
+# %%
+import pandas as pd
+from myst_nb import glue
+
+from srewire import report
+from srewire.config import make_config
+
+results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
+per_run, per_seed = report.timings(results)
+keys = ["width", "n_train", "n_test", "epochs", "batch_size", "train_attack_steps",
+        "pgd_steps", "pgd_restarts", "n_robust"]
+profiles = pd.DataFrame({p: {k: make_config(p, o).to_dict()[k] for k in keys}
+                         for p in ("smoke", "quick", "paper") for o in ("natural",)}).T
+profiles["TRADES n_train / epochs"] = [
+    f"{make_config(p, 'trades').n_train} / {make_config(p, 'trades').epochs}"
+    for p in profiles.index]
+profiles
+
+# %% [markdown]
+# ## The profiles
+#
+# The table above lists what differs between the three profiles (`None` means all of the
+# data). `paper` is the thesis's setup: 100 epochs on all 50,000 training images
+# (39,000 steps) and PGD-50 with 10 restarts on all 10,000 test images. `quick` keeps the
+# full-width VGG11 — the structure metrics depend on the layer shapes — and the
+# predecessor's TRADES attack, and cuts the data, the epochs and the evaluation attack so
+# that the whole grid of nine runs fits in about 90 minutes on a 2-core laptop-class CPU.
+# `smoke` only checks that the machinery runs.
+#
+# ## Wall time per run
+
+# %%
+per_run
+
+# %% [markdown]
+# ## Wall time of the whole grid, per seed (minutes)
+
+# %%
+per_seed
+
+# %%
+glue("grid_minutes", f"{per_seed['total (min)'].max():.0f}" if len(per_seed) else "—",
+     display=False)
+commits = sorted({r["provenance"]["git_commit"] or "unknown" for r in results})
+devices = sorted({r["provenance"]["device"] for r in results})
+print("code versions:", ", ".join(c[:12] for c in commits))
+print("devices:", ", ".join(devices))
+print("data:", ", ".join(sorted({r["provenance"]["data"] for r in results})))
+
+# %% [markdown]
+# The slowest seed's grid took {glue:text}`grid_minutes` minutes of training and evaluation.
+#
+# ## Regenerating everything
+#
+# ```bash
+# bash scripts/book.sh                   # the book from the committed quick results (minutes)
+# .venv/bin/python -m srewire grid --profile quick --seeds 0 1 2 --results results --force
+#                                        # retrain the quick grid (about 90 minutes per seed)
+# bash scripts/book.sh --profile paper   # the thesis's scale, on a GPU
+# ```
+#
+# Runs are resumable: an interrupted grid continues from the last finished epoch of the
+# interrupted run. Each `result.json` records the exact configuration, the package versions,
+# the device and the git commit that produced it.

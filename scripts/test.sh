@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The project's checks; CI runs exactly this (through .ci/run). Stages:
+#   setup      scripts/setup.sh
+#   unit       pytest -q tests/
+#   nbval      the committed notebooks re-executed, outputs compared (tests/nbval_sanitize.cfg)
+#   smoke      every notebook executed under papermill with profile=smoke, on a fresh smoke
+#              grid in _build/test/ (data: $SREWIRE_DATA if set, else a synthetic stand-in)
+#   book       the book built from the committed notebooks, warnings as errors
+#   browser    every page of that book opened in headless Chromium (images, links, JS errors)
+# Every stage runs even when an earlier one failed (except those that need its output); a
+# summary table follows, and the exit status is 1 if any stage failed.
+#
+# Usage: bash scripts/test.sh
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export GIT_PYTHON_REFRESH=quiet
+PY=.venv/bin/python
+T=_build/test
+
+names=()
+verdicts=()
+seconds=()
+
+# run_stage NAME COMMAND...: run one stage and record PASS or FAIL with its duration.
+run_stage() {
+    local name=$1 start=$SECONDS verdict
+    shift
+    printf '\n==== %s\n' "$name"
+    if "$@"; then verdict=PASS; else verdict=FAIL; fi
+    names+=("$name")
+    verdicts+=("$verdict")
+    seconds+=($((SECONDS - start)))
+    [ "$verdict" = PASS ]
+}
+
+skip_stage() {
+    names+=("$1")
+    verdicts+=("SKIP ($2)")
+    seconds+=(0)
+}
+
+unit_tests() {
+    "$PY" -m pytest -q tests/
+}
+
+nbval() {
+    local notebooks=(notebooks/*.ipynb)
+    [ -e "${notebooks[0]}" ] || { echo "no notebooks/*.ipynb"; return 1; }
+    PYTHONPATH="tests${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m pytest -q -p nbval_plugin \
+        --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+        "${notebooks[@]}"
+}
+
+smoke() {
+    local data_args=()
+    if [ -z "${SREWIRE_DATA:-}" ]; then
+        if [ ! -d _build/synthetic/cifar-10-batches-py ]; then
+            "$PY" -m srewire data --synthetic _build/synthetic || return 1
+        fi
+        data_args=(--data _build/synthetic)
+        echo "smoke: synthetic data in _build/synthetic (set SREWIRE_DATA to use CIFAR-10)"
+    else
+        echo "smoke: data from \$SREWIRE_DATA"
+    fi
+    "$PY" -m srewire grid --profile smoke --seeds 0 --results "$T/smoke-results" --quiet \
+        ${data_args[@]+"${data_args[@]}"} || return 1
+    "$PY" tools/book.py execute --profile smoke --out "$T/executed" \
+        --results "$T/smoke-results" ${data_args[@]+"${data_args[@]}"}
+}
+
+book() {
+    "$PY" tools/book.py stage --executed . --out "$T/site" \
+        && "$PY" tools/book.py build --site "$T/site"
+}
+
+browser() {
+    "$PY" tools/book.py check-html --html "$T/site/_build/html"
+}
+
+have_browser() {
+    { command -v chromium || [ -x /usr/bin/chromium ]; } >/dev/null 2>&1 \
+        && { command -v chromedriver || [ -x /usr/bin/chromedriver ]; } >/dev/null 2>&1
+}
+
+rm -rf "$T"
+mkdir -p "$T"
+
+if run_stage setup bash scripts/setup.sh; then
+    run_stage "unit tests" unit_tests
+    run_stage "nbval (committed notebooks)" nbval
+    run_stage "notebooks, profile smoke" smoke
+    if run_stage "book (committed notebooks)" book; then
+        run_stage "browser check" browser
+        if [ "${verdicts[${#verdicts[@]} - 1]}" = PASS ] && ! have_browser; then
+            verdicts[${#verdicts[@]} - 1]="SKIP (no chromium)"
+        fi
+    else
+        skip_stage "browser check" "no book"
+    fi
+else
+    for stage in "unit tests" "nbval (committed notebooks)" "notebooks, profile smoke" \
+                 "book (committed notebooks)" "browser check"; do
+        skip_stage "$stage" "setup failed"
+    done
+fi
+
+failed=0
+printf '\n==== summary\n'
+printf '%-30s %-20s %8s\n' stage result time
+for i in "${!names[@]}"; do
+    printf '%-30s %-20s %6d s\n' "${names[$i]}" "${verdicts[$i]}" "${seconds[$i]}"
+    [ "${verdicts[$i]}" = FAIL ] && failed=1
+done
+if [ "$failed" = 1 ]; then
+    echo "test.sh: FAILED"
+    exit 1
+fi
+echo "test.sh: all stages passed"

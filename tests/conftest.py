@@ -1,0 +1,1 @@
+from helpers import synthetic_root  # noqa: F401  (fixture)

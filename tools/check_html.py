@@ -1,0 +1,332 @@
+"""Browser check of a built book: open every page in headless Chromium and check it.
+
+Used by ``tools/book.py check-html --html DIR``. The HTML is served by a local
+``http.server`` on 127.0.0.1; the system's Chromium (Debian packages ``chromium`` and
+``chromium-driver``) is driven through selenium. For every page:
+
+* the page is served with HTTP 200 and raises no JavaScript error;
+* every ``<img>`` from this site has loaded (``complete`` and ``naturalWidth > 0``);
+* every internal link (``<a href>``, ``<link href>``, ``<script src>`` on the same host)
+  answers HTTP 200, and every ``#fragment`` names an element id on the target page.
+
+Links and resources on other hosts (Colab, GitHub, CDNs) are never fetched: the browser's
+host resolver maps every other host to "not found".
+"""
+
+from __future__ import annotations
+
+import functools
+import html.parser
+import http.server
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
+DRIVER_CANDIDATES = ("chromedriver",)
+SYSTEM_CHROMIUM, SYSTEM_DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+def _find(candidates: tuple[str, ...], fallback: str) -> str | None:
+    for name in candidates:
+        found = shutil.which(name)
+        if found:
+            return found
+    return fallback if os.access(fallback, os.X_OK) else None
+
+
+def _banner(lines: list[str]) -> str:
+    width = max(len(line) for line in lines) + 4
+    bar = "!" * width
+    body = "\n".join(f"! {line.ljust(width - 4)} !" for line in lines)
+    return f"\n{bar}\n{bar}\n{body}\n{bar}\n{bar}\n"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no request log on stderr
+        pass
+
+
+class _IdParser(html.parser.HTMLParser):
+    """Collect id= and <a name=> values of a static HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs) -> None:
+        for key, value in attrs:
+            if value and (key == "id" or (tag == "a" and key == "name")):
+                self.ids.add(value)
+
+
+_REFRESH = re.compile(r"""<meta[^>]+http-equiv=["']?refresh["']?[^>]*content=["']?\d+\s*;\s*url=([^"'>]+)""",
+                      re.IGNORECASE)
+
+_SCAN_JS = r"""
+const out = {images: [], links: [], ids: []};
+for (const img of document.images) {
+  out.images.push([img.currentSrc || img.src || '', img.complete, img.naturalWidth,
+                   img.getAttribute('src') || '']);
+}
+for (const a of document.querySelectorAll('a[href]')) out.links.push(a.href);
+for (const l of document.querySelectorAll('link[href]')) {
+  if (!/preconnect|dns-prefetch/.test(l.rel)) out.links.push(l.href);
+}
+for (const s of document.querySelectorAll('script[src]')) out.links.push(s.src);
+for (const e of document.querySelectorAll('[id]')) out.ids.push(e.id);
+for (const e of document.querySelectorAll('a[name]')) out.ids.push(e.getAttribute('name'));
+return out;
+"""
+
+_EAGER_JS = r"""
+for (const img of document.images) {
+  if (img.loading === 'lazy') { img.loading = 'eager'; const s = img.src; img.src = ''; img.src = s; }
+}
+"""
+
+_PENDING_JS = r"""
+return Array.from(document.images).filter(i => !i.complete).length;
+"""
+
+
+class Checker:
+    def __init__(self, html_dir: Path, chromium: str, driver_path: str) -> None:
+        self.html_dir = html_dir.resolve()
+        self.chromium, self.driver_path = chromium, driver_path
+        self.problems: dict[str, list[str]] = defaultdict(list)  # page -> problems
+        self.status_cache: dict[str, int | str] = {}
+        self.ids: dict[str, set[str]] = {}  # page URL (no fragment) -> ids
+        self.links: dict[str, set[str]] = defaultdict(set)  # link URL -> pages using it
+        self.n_images = 0
+        # No proxy for our own server, whatever the environment says.
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    # -- server ---------------------------------------------------------------------------
+    def serve(self) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(self.html_dir))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.base = f"http://{self.host}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def local(self, url: str) -> bool:
+        parts = urllib.parse.urlsplit(url)
+        return parts.scheme in ("http", "https") and parts.netloc in (
+            self.host, self.host.replace("127.0.0.1", "localhost"))
+
+    def status(self, url: str) -> int | str:
+        url = urllib.parse.urldefrag(url)[0]
+        if url not in self.status_cache:
+            try:
+                with self.opener.open(url, timeout=30) as response:
+                    response.read()
+                    self.status_cache[url] = response.status
+            except urllib.error.HTTPError as exc:
+                self.status_cache[url] = exc.code
+            except OSError as exc:
+                self.status_cache[url] = f"{type(exc).__name__}: {exc}"
+        return self.status_cache[url]
+
+    def page_key(self, url: str) -> str:
+        """A page's URL without fragment and query; `dir/` and `dir/index.html` agree."""
+        parts = urllib.parse.urlsplit(urllib.parse.urldefrag(url)[0])
+        path = urllib.parse.unquote(parts.path)
+        if path.endswith("/"):
+            path += "index.html"
+        return f"{parts.scheme}://{parts.netloc}{path}"
+
+    def name(self, url: str) -> str:
+        return urllib.parse.unquote(urllib.parse.urlsplit(url).path).lstrip("/") or "index.html"
+
+    # -- browser --------------------------------------------------------------------------
+    def start_browser(self):
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        self.profile_dir = tempfile.mkdtemp(prefix="srewire-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = self.chromium
+        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", "--no-proxy-server",
+                     "--window-size=1280,1600", f"--user-data-dir={self.profile_dir}",
+                     # Only our own server is reachable: external hosts fail at once.
+                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, "
+                     "EXCLUDE localhost"):
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.driver = webdriver.Chrome(options=options,
+                                       service=Service(executable_path=self.driver_path))
+        self.driver.set_page_load_timeout(60)
+        self.driver.set_script_timeout(30)
+
+    def stop(self) -> None:
+        driver = getattr(self, "driver", None)
+        if driver is not None:
+            try:
+                driver.quit()
+            except Exception:
+                pass
+        server = getattr(self, "server", None)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if getattr(self, "profile_dir", None):
+            shutil.rmtree(self.profile_dir, ignore_errors=True)
+
+    def js_errors(self) -> list[str]:
+        """SEVERE browser-log entries: uncaught exceptions and failed loads from this site.
+
+        Failed loads of other hosts' resources are expected (nothing external is fetched), and
+        messages a page's own scripts write with console.error are not failures of the page.
+        """
+        out = []
+        for entry in self.driver.get_log("browser"):
+            if entry.get("level") != "SEVERE" or entry.get("source") == "console-api":
+                continue
+            message = entry.get("message", "")
+            url = message.split(" ", 1)[0]
+            external = url.startswith(("http://", "https://")) and not self.local(url)
+            if external and ("Failed to load resource" in message or "net::ERR" in message):
+                continue
+            if self.local(url) and urllib.parse.urlsplit(url).path == "/favicon.ico":
+                continue  # browsers ask for it by themselves; the book declares none
+            out.append(message)
+        return out
+
+    def visit(self, page: Path) -> None:
+        rel = page.relative_to(self.html_dir).as_posix()
+        url = self.base + urllib.parse.quote(rel)
+        status = self.status(url)
+        if status != 200:
+            self.problems[rel].append(f"page answered HTTP {status}")
+            return
+        refresh = _REFRESH.search(page.read_text(encoding="utf-8", errors="replace"))
+        if refresh:  # a redirect page (index.html): check where it points, do not render it
+            self.links[urllib.parse.urljoin(url, refresh.group(1).strip())].add(rel)
+            return
+        self.driver.get_log("browser")  # drop what earlier pages left behind
+        try:
+            self.driver.get(url)
+        except Exception as exc:  # timeout, renderer crash
+            self.problems[rel].append(f"page did not load: {type(exc).__name__}: {exc}")
+            return
+        self.driver.execute_script(_EAGER_JS)
+        deadline = time.monotonic() + 15
+        while self.driver.execute_script(_PENDING_JS) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        scan = self.driver.execute_script(_SCAN_JS)
+        self.ids[self.page_key(url)] = set(scan["ids"])
+        for src, complete, width, attr in scan["images"]:
+            if src and not self.local(src) and not src.startswith("data:"):
+                continue  # other hosts are not fetched
+            self.n_images += 1
+            if not src:
+                self.problems[rel].append(f"image without src ({attr!r})")
+            elif not complete or not width:
+                self.problems[rel].append(f"image did not load: {attr or src} "
+                                          f"(HTTP {self.status(src) if self.local(src) else '-'})")
+        for link in scan["links"]:
+            if self.local(link):
+                self.links[link].add(rel)
+        for message in self.js_errors():
+            self.problems[rel].append(f"browser error: {message}")
+
+    def static_ids(self, url: str) -> set[str] | None:
+        try:
+            with self.opener.open(url, timeout=30) as response:
+                if "html" not in (response.headers.get_content_type() or ""):
+                    return None
+                parser = _IdParser()
+                parser.feed(response.read().decode("utf-8", "replace"))
+                return parser.ids
+        except OSError:
+            return None
+
+    def check_links(self) -> int:
+        for link, pages in sorted(self.links.items()):
+            where = ", ".join(sorted(pages)[:3]) + (" ..." if len(pages) > 3 else "")
+            status = self.status(link)
+            target = self.name(link)
+            if status != 200:
+                self.problems[where].append(f"broken link: {target} (HTTP {status})")
+                continue
+            fragment = urllib.parse.unquote(urllib.parse.urlsplit(link).fragment)
+            if not fragment:
+                continue
+            key = self.page_key(link)
+            ids = self.ids.get(key)
+            if ids is None:
+                ids = self.static_ids(urllib.parse.urldefrag(link)[0])
+                self.ids[key] = ids if ids is not None else set()
+                if ids is None:
+                    continue  # not an HTML page: nothing to look up
+            if fragment not in ids:
+                self.problems[where].append(f"broken link: {target}#{fragment} "
+                                            f"(no element with id {fragment!r} there)")
+        return len(self.links)
+
+    def run(self) -> int:
+        pages = sorted(p for p in self.html_dir.rglob("*.html")
+                       if not any(part.startswith("_") for part in
+                                  p.relative_to(self.html_dir).parts[:-1]))
+        if not pages:
+            print(f"check-html: FAILED: no HTML pages under {self.html_dir.name}/")
+            return 1
+        self.serve()
+        try:
+            self.start_browser()
+            for page in pages:
+                self.visit(page)
+            n_links = self.check_links()
+        finally:
+            self.stop()
+        n_problems = sum(len(v) for v in self.problems.values())
+        summary = (f"{len(pages)} page(s), {self.n_images} image(s), {n_links} internal "
+                   f"link(s)")
+        if n_problems:
+            print(f"check-html: FAILED: {n_problems} problem(s) in {summary}:")
+            for where, items in sorted(self.problems.items()):
+                for item in items:
+                    print(f"  {where}: {item}")
+            return 1
+        print(f"check-html: ok: {summary} checked in headless Chromium")
+        return 0
+
+
+def check_html(html_dir: Path, require_browser: bool = False) -> int:
+    """Run the browser check; 0 when it passes (or is skipped without a browser)."""
+    if not html_dir.is_dir():
+        print(f"check-html: FAILED: {html_dir} is not a folder; build the book first")
+        return 1
+    chromium = _find(CHROMIUM_CANDIDATES, SYSTEM_CHROMIUM)
+    driver = _find(DRIVER_CANDIDATES, SYSTEM_DRIVER)
+    if not chromium or not driver:
+        missing = " and ".join(n for n, p in (("chromium", chromium),
+                                               ("chromium-driver", driver)) if not p)
+        lines = ["BROWSER CHECK SKIPPED: chromium not installed",
+                 f"(missing: {missing})",
+                 "Install it with: apt-get install -y chromium chromium-driver",
+                 "The built pages, their images and internal links were NOT checked."]
+        if require_browser:
+            lines[0] = "BROWSER CHECK FAILED: chromium not installed"
+            lines[-1] = "SREWIRE_REQUIRE_BROWSER=1 is set, so this is an error."
+        print(_banner(lines))
+        return 1 if require_browser else 0
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        print(_banner(["BROWSER CHECK FAILED: the selenium package is missing",
+                       "Run: bash scripts/setup.sh (it installs requirements.txt)"]))
+        return 1
+    return Checker(html_dir, chromium, driver).run()
