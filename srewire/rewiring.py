@@ -335,14 +335,14 @@ def _sample_distinct(pool: int, n: int, generator: torch.Generator | None,
     n_accept = pool if n_dormant is None else n_dormant
     if n_accept < 4 * n or pool <= 4096:
         found = (torch.arange(pool, device=device) if theta is None
-                 else (theta <= 0).nonzero().squeeze(1))
+                 else (~(theta > 0)).nonzero().squeeze(1))
     else:
         found = torch.empty(0, dtype=torch.long, device=device)
         while found.numel() < n:
             draws = int((n - found.numel()) * pool / n_accept * 1.25) + 16
             cand = torch.randint(0, pool, (draws,), generator=generator, device=device)
             if theta is not None:
-                cand = cand[theta[cand] <= 0]
+                cand = cand[~(theta[cand] > 0)]  # NaN counts as dormant, as in step()
             found = torch.unique(torch.cat([found, cand]))
     return found[torch.randperm(found.numel(), generator=generator, device=device)[:n]]
 
