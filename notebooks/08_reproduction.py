@@ -92,7 +92,7 @@ print("data:", ", ".join(sorted({r["provenance"]["data"] for r in results})))
 #
 # ```bash
 # bash scripts/book.sh                   # the book from the committed quick results (minutes)
-# .venv/bin/python -m srewire grid --profile quick --seeds 0 1 2 --results results --force
+# .venv/bin/python -m srewire grid --profile quick --seeds 0 1 --results results --force
 #                                        # retrain the quick grid (about 90 minutes per seed)
 # bash scripts/book.sh --profile paper   # the thesis's scale, on a GPU
 # ```

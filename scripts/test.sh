@@ -47,7 +47,9 @@ unit_tests() {
 nbval() {
     local notebooks=(notebooks/*.ipynb)
     [ -e "${notebooks[0]}" ] || { echo "no notebooks/*.ipynb"; return 1; }
-    PYTHONPATH="tests${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m pytest -q -p nbval_plugin \
+    # The committed notebooks read the committed results; a missing run is an error here,
+    # never a silent hour of training.
+    SREWIRE_NO_TRAINING=1 PYTHONPATH="tests${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m pytest -q -p nbval_plugin \
         --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
         "${notebooks[@]}"
 }

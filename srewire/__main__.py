@@ -16,7 +16,7 @@ import ast
 import json
 import sys
 
-from .config import OBJECTIVES, PROFILES, STRATEGIES, ConfigError, make_config
+from .config import DEFAULT_SEEDS, OBJECTIVES, PROFILES, STRATEGIES, ConfigError, make_config
 from .data import DataError
 
 
@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("grid", help="run the thesis grid for a profile (skips finished runs)")
     g.add_argument("--profile", choices=PROFILES, default="quick")
-    g.add_argument("--seeds", type=int, nargs="+", default=[0])
+    g.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="default: the seeds the book aggregates (srewire.config.DEFAULT_SEEDS)")
     g.add_argument("--results", default="results")
     g.add_argument("--data", default=None)
     g.add_argument("--device", default=None)
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             summary["zero_fibres_out"] = result["zero_fibres"]["global"]["out"]
             print(json.dumps(summary))
         elif args.command == "grid":
-            ensure_grid(args.profile, args.seeds, results=args.results, data_root=args.data,
+            seeds = args.seeds or DEFAULT_SEEDS[args.profile]
+            ensure_grid(args.profile, seeds, results=args.results, data_root=args.data,
                         force=args.force, quiet=args.quiet, device=args.device,
                         log=lambda m: print(m, flush=True))
         else:

@@ -230,6 +230,10 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
             return done
         raise RunError(f"out: {out} already holds a finished run with a different config; "
                        f"use another folder or restart=True (--restart)")
+    if os.environ.get("SREWIRE_NO_TRAINING"):  # set by the nbval stage of scripts/test.sh
+        raise RunError(f"no finished run in {out} and SREWIRE_NO_TRAINING is set: the "
+                       f"committed results are incomplete; compute them with: python -m "
+                       f"srewire grid --profile {cfg.profile} --seeds {cfg.seed}")
     checkpoint = None
     if ckpt_path.is_file() and not restart:
         checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
