@@ -73,8 +73,8 @@ print(f"model: VGG11, {100 * cfg['sparsity']:g} % sparse, trained with TRADES "
 # $\varepsilon = 8/255$. PGD searches that box by repeated signed gradient steps on the loss,
 # each followed by a projection back into the box {cite:p}`rauber2020foolbox`. Below, PGD with
 # 20 steps attacks the first test images of CIFAR-10: the top row shows the clean images with
-# the model's prediction, the middle row the attacked images (predictions that flipped are
-# red) and the bottom row the perturbation, stretched to be visible.
+# the model's prediction, the middle row the attacked images with the prediction after the
+# attack (red where it is wrong) and the bottom row the perturbation, stretched to be visible.
 
 # %% mystnb={"figure": {"caption": "Clean test images (top), PGD adversarial examples at eps = 8/255 (middle) and their perturbations, amplified (bottom), for the 95 % sparse TRADES-trained VGG11.", "name": "fig-adversarial-examples"}}
 eps = 8 / 255

@@ -133,12 +133,36 @@ fig = plots.connectivity_panels(results_dir, profile, "natural", 0.99, zoom_laye
 # %% [markdown]
 # ## Where the zero fibres are
 #
-# Per layer, mean over seeds, output axis. The early convolutions hold most of their
-# connections (their initial density is 60 % and 20 %), so structure can only appear in the
-# large layers.
+# Per layer, mean over seeds, output axis.
 
 # %% mystnb={"figure": {"caption": "Zero fibres per layer, 99 % sparse natural networks, before pruning.", "name": "fig-per-layer-99"}}
 fig = plots.zero_fibres_per_layer(results, "natural", 0.99)
+
+# %%
+import statistics
+
+from srewire.models import VGG11, layer_names, sparse_layers
+
+net = VGG11(connectivity=0.01, width=c["width"], head=c["head"])
+fibre_len = {n: m.theta.shape[0] for n, m in zip(layer_names(net), sparse_layers(net))}
+wb99 = [r["zero_fibres"]["per_layer"] for r in results
+        if (r["config"]["objective"], r["config"]["sparsity"], r["config"]["rewiring"])
+        == ("natural", 0.99, "weight_based")]
+per_layer = {n: statistics.fmean(rep[n]["out"] for rep in wb99) for n in fibre_len}
+top = sorted(per_layer, key=per_layer.get, reverse=True)[:4]
+for n in fibre_len:
+    print(f"{n:7s} fibre length {fibre_len[n]:4d}   zero fibres (weight-based) "
+          f"{per_layer[n]:6.2f} %")
+glue("top_layers", ", ".join(f"{n} ({fibre_len[n]} outputs)" for n in top), display=False)
+glue("early_zero", f"{max(per_layer['conv1'], per_layer['conv2']):.2f}", display=False)
+
+# %% [markdown]
+# The four layers with the most zero fibres in the weight-based networks are
+# {glue:text}`top_layers`. The first two convolutions have almost none
+# ({glue:text}`early_zero` % at most): their initial densities of 60 % and 20 % keep them far
+# denser than the 1 % budget of the whole network. A fibre runs over a layer's outputs, so at
+# equal density a layer with fewer outputs has shorter fibres, and a short fibre is emptied
+# more easily than a long one.
 
 # %% mystnb={"figure": {"caption": "Zero fibres per layer, 95 % sparse TRADES networks, before pruning.", "name": "fig-per-layer-95t"}}
 fig = plots.zero_fibres_per_layer(results, "trades", 0.95)

@@ -73,7 +73,7 @@ for row, key in ((("natural", 0.99)), "99"), ((("trades", 0.95)), "95t"), ((("na
     for rw in ("random", "structured", "weight_based"):
         glue(f"acc_{key}_{rw}", f"{acc[(*row, rw)].mean:.1f}", display=False)
         glue(f"pacc_{key}_{rw}", f"{pacc[(*row, rw)].mean:.1f}", display=False)
-for row, key in ((("natural", 0.99)), "99"), ((("trades", 0.95)), "95t")):
+for row, key in ((("natural", 0.99), "99"), (("trades", 0.95), "95t")):
     glue(f"thesis_pacc_{key}", ", ".join(f"{v:.2f} %" for v in
                                          report.THESIS["pruned_accuracy"][row]), display=False)
 

@@ -97,5 +97,6 @@ print(f"all checks passed: {bool(checks['eval mode'].all() and checks['PGD ≤ F
 glue("fb_native_gap", f"{gap:.2f}", display=False)
 
 # %% [markdown]
-# The two PGD implementations differ by at most {glue:text}`fb_native_gap` points: they use
-# different random starts, so they agree only up to the randomness of the attack.
+# The two PGD implementations differ by at most {glue:text}`fb_native_gap` points. Their random
+# starts come from different generators, so agreement is expected only up to the randomness
+# of the attack; a large gap would point to a bug in one of them.

@@ -124,8 +124,9 @@ for claim in verdicts:
 # The thesis closes by suggesting structure-aware pruning after structured training, and
 # square kernels so that round clusters fill whole vectors more easily. Two observations from
 # this reproduction point the same way: nearest-neighbour claims build blobs, not empty
-# vectors ({numref}`fig-figure2` in "The method"), and most zero fibres appear in the large
-# dense and late convolutional layers, where a blob is small compared with a fibre's length.
+# vectors ({numref}`fig-figure2` in "The method"), and the zero fibres of the reproduced
+# networks sit in the layers with the shortest fibres (see "Structure results"), where a blob
+# covers a larger part of a fibre.
 # A rewiring rule that prefers dormant coordinates in fibres that are already occupied would
 # aim at empty vectors directly; {func}`srewire.rewiring.nearest_dormant` takes any
 # connectivity mask, so such variants are a few lines away.

@@ -47,22 +47,24 @@ results = report.load_grid(profile, results_dir, seeds, data_root=data_root, for
 per_run, per_seed = report.timings(results)
 keys = ["width", "n_train", "n_test", "epochs", "batch_size", "train_attack_steps",
         "pgd_steps", "pgd_restarts", "n_robust"]
-profiles = pd.DataFrame({p: {k: make_config(p, o).to_dict()[k] for k in keys}
-                         for p in ("smoke", "quick", "paper") for o in ("natural",)}).T
+profiles = pd.DataFrame([{k: "all" if v is None else v
+                          for k, v in make_config(p, "natural").to_dict().items() if k in keys}
+                         for p in ("smoke", "quick", "paper")], index=["smoke", "quick", "paper"])
 profiles["TRADES n_train / epochs"] = [
-    f"{make_config(p, 'trades').n_train} / {make_config(p, 'trades').epochs}"
+    f"{make_config(p, 'trades').n_train or 'all'} / {make_config(p, 'trades').epochs}"
     for p in profiles.index]
 profiles
 
 # %% [markdown]
 # ## The profiles
 #
-# The table above lists what differs between the three profiles (`None` means all of the
-# data). `paper` is the thesis's setup: 100 epochs on all 50,000 training images
+# The table above lists what differs between the three profiles ("all": all of the data).
+# `paper` is the thesis's setup: 100 epochs on all 50,000 training images
 # (39,000 steps) and PGD-50 with 10 restarts on all 10,000 test images. `quick` keeps the
 # full-width VGG11 — the structure metrics depend on the layer shapes — and the
 # predecessor's TRADES attack, and cuts the data, the epochs and the evaluation attack so
-# that the whole grid of nine runs fits in about 90 minutes on a 2-core laptop-class CPU.
+# that the whole grid of nine runs fits in 90 minutes on a 2-core laptop-class CPU (measured
+# below).
 # `smoke` only checks that the machinery runs.
 #
 # ## Wall time per run
@@ -77,8 +79,9 @@ per_run
 per_seed
 
 # %%
-glue("grid_minutes", f"{per_seed['total (min)'].max():.0f}" if len(per_seed) else "—",
-     display=False)
+glue("grid_min_minutes", f"{per_seed['total (min)'].min():.0f}", display=False)
+glue("grid_max_minutes", f"{per_seed['total (min)'].max():.0f}", display=False)
+glue("grid_fastest_seed", f"{per_seed['total (min)'].idxmin()}", display=False)
 commits = sorted({r["provenance"]["git_commit"] or "unknown" for r in results})
 devices = sorted({r["provenance"]["device"] for r in results})
 print("code versions:", ", ".join(c[:12] for c in commits))
@@ -86,14 +89,19 @@ print("devices:", ", ".join(devices))
 print("data:", ", ".join(sorted({r["provenance"]["data"] for r in results})))
 
 # %% [markdown]
-# The slowest seed's grid took {glue:text}`grid_minutes` minutes of training and evaluation.
+# The grid of one seed took between {glue:text}`grid_min_minutes` and
+# {glue:text}`grid_max_minutes` minutes of training and evaluation (fastest: seed
+# {glue:text}`grid_fastest_seed`). The runs of a cell do the same work for every seed, so a
+# large spread means that other work shared the two cores: for the committed results, seed 0
+# ran alongside this project's development and seed 1 ran alone. The timings are those of the
+# machine named under "devices"; a run records its own in `result.json`.
 #
 # ## Regenerating everything
 #
 # ```bash
 # bash scripts/book.sh                   # the book from the committed quick results (minutes)
 # .venv/bin/python -m srewire grid --profile quick --seeds 0 1 --results results --force
-#                                        # retrain the quick grid (about 90 minutes per seed)
+#                                        # retrain the quick grid (see the wall times above)
 # bash scripts/book.sh --profile paper   # the thesis's scale, on a GPU
 # ```
 #

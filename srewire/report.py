@@ -65,6 +65,8 @@ def runs_table(results: list[dict]) -> pd.DataFrame:
         out.append({
             "objective": c["objective"], "sparsity": c["sparsity"], "rewiring": c["rewiring"],
             "seed": c["seed"], "clean": r["clean_accuracy"], "robust": r["robust_accuracy"],
+            # clean accuracy on the attacked subset (Table 3), absent for natural runs
+            "robust_clean": (r.get("robustness") or {}).get("clean_accuracy"),
             "pruned_clean": r["pruned"]["clean_accuracy"],
             "zero_fibres": r["zero_fibres"]["global"]["out"],
             "pruned_zero_fibres": r["pruned"]["zero_fibres"]["global"]["out"],
@@ -89,7 +91,7 @@ class Stat:
 
 
 def _stat(values: list[float]) -> Stat:
-    values = [v for v in values if v is not None]
+    values = [v for v in values if v is not None and not math.isnan(v)]
     if not values:
         return Stat(float("nan"), float("nan"), 0)
     std = statistics.stdev(values) if len(values) > 1 else float("nan")

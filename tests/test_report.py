@@ -1,0 +1,91 @@
+"""Tables and claim verdicts of srewire.report, on hand-made results with known answers."""
+
+import math
+
+import pytest
+
+from srewire import report
+
+GRID = [("natural", 0.99), ("natural", 0.95), ("trades", 0.95)]
+
+
+def fake(objective, sparsity, rewiring, seed, *, clean, zero, pruned_clean, robust=None):
+    """A result dictionary with just the fields the report reads."""
+    r = {
+        "config": {"objective": objective, "sparsity": sparsity, "rewiring": rewiring,
+                   "seed": seed},
+        "clean_accuracy": clean, "robust_accuracy": robust,
+        "zero_fibres": {"global": {"out": zero}},
+        "pruned": {"clean_accuracy": pruned_clean, "zero_fibres": {"global": {"out": zero + 5}}},
+        "sparsity": {"global": sparsity},
+        "provenance": {"wall_time_s": {"train": 60.0, "eval": 6.0}},
+    }
+    if robust is not None:
+        r["robustness"] = {"clean_accuracy": clean + 1}
+    return r
+
+
+def grid(zero=(1.0, 2.0, 3.0), pruned=(50.0, 40.0, 48.0), clean_shift=(0.0, 0.0, 0.0),
+         robust_shift=(0.0, 0.0, 0.0), seeds=(0, 1)):
+    out = []
+    for obj, sp in GRID:
+        for i, rw in enumerate(("random", "structured", "weight_based")):
+            for s in seeds:
+                noise = 0.1 * (s - 0.5)  # the same small seed-to-seed spread everywhere
+                out.append(fake(obj, sp, rw, s, clean=60 + clean_shift[i] + noise,
+                                zero=zero[i] + noise / 10, pruned_clean=pruned[i] + noise,
+                                robust=(20 + robust_shift[i] + noise) if obj == "trades"
+                                else None))
+    return out
+
+
+def verdicts(results):
+    return {c.key: c.verdict for c in report.claims(results)}
+
+
+def test_summary_is_mean_and_sample_std_and_skips_missing_values():
+    results = grid()
+    s = report.summary(results, "clean")[("natural", 0.99, "random")]
+    assert s.n == 2 and s.mean == pytest.approx(60.0)
+    assert s.std == pytest.approx(math.sqrt(2 * 0.05 ** 2))  # sample std of 59.95 and 60.05
+    robust = report.summary(results, "robust")
+    assert robust[("natural", 0.99, "random")].n == 0  # natural runs are not attacked
+    assert robust[("trades", 0.95, "random")].n == 2
+    assert report.summary(results, "robust_clean")[("trades", 0.95, "random")].mean == \
+        pytest.approx(61.0)
+
+
+def test_claims_hold_on_a_grid_built_to_satisfy_them():
+    assert verdicts(grid()) == {"a": "holds", "b": "holds", "c": "holds", "d": "holds"}
+
+
+def test_claims_fail_where_the_grid_contradicts_them():
+    v = verdicts(grid(zero=(3.0, 2.0, 1.0), pruned=(50.0, 48.0, 40.0), clean_shift=(0, -5, 5),
+                      robust_shift=(0, 4, -4)))
+    assert v == {"a": "does not hold", "b": "does not hold", "c": "does not hold",
+                 "d": "does not hold"}
+
+
+def test_partly_when_only_one_setting_agrees():
+    results = grid()
+    for r in results:  # break the ordering only at 95 % natural
+        c = r["config"]
+        if (c["objective"], c["sparsity"], c["rewiring"]) == ("natural", 0.95, "weight_based"):
+            r["zero_fibres"]["global"]["out"] = 0.5
+    assert verdicts(results)["a"] == "partly"
+
+
+def test_one_seed_uses_the_floor_and_equal_means_break_the_strict_ordering():
+    one = grid(seeds=(0,))
+    assert verdicts(one)["b"] == "holds"  # differences of 0 are inside the 1-point floor
+    flat = grid(zero=(0.0, 0.0, 0.0))
+    assert verdicts(flat)["a"] == "does not hold"  # 0 < 0 < 0 is false
+
+
+def test_tables_put_the_thesis_beside_ours():
+    before, after = report.table1(grid())
+    assert list(before.index) == ["99% natural", "95% natural", "95% TRADES"]
+    assert before.loc["99% natural", "Unstructured (thesis)"] == "2.066"
+    assert before.loc["99% natural", "Unstructured (ours)"].startswith("1.000 ± ")
+    t3 = report.table3(grid())
+    assert t3.shape[0] == 2
