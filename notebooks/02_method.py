@@ -60,7 +60,7 @@ toy_connectivity = 0.1  # fraction of connected weights in the simulated layer
 # Algorithm 1 of the thesis leaves the conflicts of step 2 open (two samples may share a
 # nearest neighbour); resolving them greedily in sample order revives exactly $n_l$
 # connections and keeps the global budget exact. The search is
-# {func}`srewire.rewiring.nearest_dormant`; it looks outward from each sample through offsets
+# `srewire.rewiring.nearest_dormant`; it looks outward from each sample through offsets
 # sorted by distance and only scans the whole tensor for samples buried inside a full cluster.
 #
 # Here it is on a small 2-D mask: a block of connections with three samples on its edge. The
@@ -113,7 +113,7 @@ fig = plots.distance_maps((12, 12), (6, 6))
 # is expected to build: compact blobs that cut across rows and columns. To see this happen,
 # we simulate one 2-D layer: every connected $\theta$ takes a random step each iteration and
 # shrinks by weight decay, the connections that cross zero die, and the real
-# {class}`srewire.rewiring.Rewirer` revives as many with each strategy.
+# `srewire.rewiring.Rewirer` revives as many with each strategy.
 
 # %%
 snapshots = {}

@@ -128,5 +128,5 @@ for claim in verdicts:
 # networks sit in the layers with the shortest fibres (see "Structure results"), where a blob
 # covers a larger part of a fibre.
 # A rewiring rule that prefers dormant coordinates in fibres that are already occupied would
-# aim at empty vectors directly; {func}`srewire.rewiring.nearest_dormant` takes any
+# aim at empty vectors directly; `srewire.rewiring.nearest_dormant` takes any
 # connectivity mask, so such variants are a few lines away.

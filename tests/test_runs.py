@@ -98,8 +98,11 @@ def test_interrupted_run_resumes_to_identical_results(tmp_path, synthetic_root, 
     assert ref.returncode == 0, ref.stderr
     out = tmp_path / "cut"
     env = {**os.environ, "GIT_PYTHON_REFRESH": "quiet"}
+    # A shell that starts jobs in the background makes them ignore SIGINT, and Python then
+    # never raises KeyboardInterrupt; the child gets the default disposition, as in a terminal.
     proc = subprocess.Popen(CLI + args + ["--out", str(out)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while not (out / "checkpoint.pt").exists():
         assert proc.poll() is None and time.time() < deadline, "run ended before a checkpoint"
