@@ -46,11 +46,11 @@ n_images = 8  # test images attacked in the demonstration
 
 # %%
 import torch
-from myst_nb import glue
 
 from srewire import plots, report
 from srewire.attacks import pgd_examples
 from srewire.data import CLASSES, load_sample
+from srewire.report import glue
 from srewire.runs import demo_model
 from srewire.trades import kl_sum, trades_adversary
 
@@ -90,9 +90,9 @@ fig = plots.adversarial_examples(x, x_adv, clean_pred.tolist(), adv_pred.tolist(
 print(f"largest pixel change: {float((x_adv - x).abs().max()) * 255:.2f} / 255")
 print(f"correct before the attack: {int((clean_pred == y).sum())} of {len(y)}; "
       f"after: {int((adv_pred == y).sum())} of {len(y)}")
-glue("n_demo", str(len(y)), display=False)
-glue("n_correct_clean", str(int((clean_pred == y).sum())), display=False)
-glue("n_correct_adv", str(int((adv_pred == y).sum())), display=False)
+glue("n_demo", str(len(y)))
+glue("n_correct_clean", str(int((clean_pred == y).sum())))
+glue("n_correct_adv", str(int((adv_pred == y).sum())))
 
 # %% [markdown]
 # Of these {glue:text}`n_demo` images the model classifies {glue:text}`n_correct_clean`
@@ -144,8 +144,7 @@ rates = {(r["config"]["objective"], r["config"]["sparsity"], r["config"]["rewiri
 for key, rate in sorted(rates.items()):
     print(f"{key[0]:8s} sparsity {key[1]:.2f} {key[2]:13s}: "
           f"{100 * rate:5.1f} % of revived connections die again in the next step")
-glue("redie_random_99", f"{100 * rates.get(('natural', 0.99, 'random'), float('nan')):.0f}",
-     display=False)
+glue("redie_random_99", f"{100 * rates.get(('natural', 0.99, 'random'), float('nan')):.0f}")
 
 # %% [markdown]
 # A large share of the revived connections die again at once (about

@@ -68,10 +68,10 @@ toy_connectivity = 0.1  # fraction of connected weights in the simulated layer
 
 # %% mystnb={"figure": {"caption": "Claims of three samples (x) next to a block of connections (yellow), with the Euclidean distance (left) and with Equation 3 as printed (right). Numbers give the claim order.", "name": "fig-claims"}}
 import torch
-from myst_nb import glue
 
 from srewire import plots
 from srewire.metrics import connectivity_matrix, zero_fibres
+from srewire.report import glue
 from srewire.rewiring import nearest_dormant
 from srewire.simulate import toy_layer
 
@@ -151,10 +151,10 @@ zero0, total0 = zero_fibres(torch.from_numpy(snapshots["random"][0]), axis=1)
 print(f"{'initial (random)':22s} zero rows {100 * zero0 / total0:5.1f} %")
 for label, pct in rows:
     print(f"{label:22s} zero rows {pct:5.1f} %")
-glue("toy_zero_random", f"{rows[0][1]:.1f}", display=False)
-glue("toy_zero_structured", f"{rows[1][1]:.1f}", display=False)
-glue("toy_zero_wb", f"{rows[2][1]:.1f}", display=False)
-glue("toy_zero_eq3", f"{rows[3][1]:.1f}", display=False)
+glue("toy_zero_random", f"{rows[0][1]:.1f}")
+glue("toy_zero_structured", f"{rows[1][1]:.1f}")
+glue("toy_zero_wb", f"{rows[2][1]:.1f}")
+glue("toy_zero_eq3", f"{rows[3][1]:.1f}")
 
 # %% [markdown]
 # In this simulation {glue:text}`toy_zero_random` % of the rows are empty with random

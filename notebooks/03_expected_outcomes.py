@@ -48,11 +48,10 @@ force = False  # recompute instead of reading cached results
 
 # %%
 import pandas as pd
-from myst_nb import glue
 
 from srewire import plots
 from srewire.models import VGG11, sparse_layers
-from srewire.report import STRATEGY_LABELS
+from srewire.report import STRATEGY_LABELS, glue
 from srewire.simulate import ensure_sweep, sweep_configs
 
 sweep = ensure_sweep(profile, results_dir, data_root=data_root, force=force)
@@ -94,24 +93,21 @@ for c in conns:
     print(f"connectivity {100 * c:5.1f} %: {note}; clean accuracy "
           + ", ".join(f"{STRATEGY_LABELS[s]} {acc[(c, s)]:.1f}" for s in STRATEGY_LABELS))
 best, low, high = max(active, key=lambda c: gain[c]), active[0], active[-1]
-glue("sweep_frozen", ", ".join(f"{100 * c:g} %" for c in frozen) or "none", display=False)
-glue("sweep_n_frozen", str(len(frozen)), display=False)
-glue("sweep_best_conn", f"{100 * best:g}", display=False)
-glue("sweep_best_gain", f"{gain[best]:.1f}", display=False)
-glue("sweep_high_conn", f"{100 * high:g}", display=False)
-glue("sweep_high_gain", f"{gain[high]:.2f}", display=False)
-glue("sweep_high_zero", f"{max(zero[(high, s)] for s in STRATEGY_LABELS):.2f}", display=False)
-glue("sweep_low_conn", f"{100 * low:g}", display=False)
+glue("sweep_frozen", ", ".join(f"{100 * c:g} %" for c in frozen) or "none")
+glue("sweep_n_frozen", str(len(frozen)))
+glue("sweep_best_conn", f"{100 * best:g}")
+glue("sweep_best_gain", f"{gain[best]:.1f}")
+glue("sweep_high_conn", f"{100 * high:g}")
+glue("sweep_high_gain", f"{gain[high]:.2f}")
+glue("sweep_high_zero", f"{max(zero[(high, s)] for s in STRATEGY_LABELS):.2f}")
+glue("sweep_low_conn", f"{100 * low:g}")
 glue("sweep_low_zero", ", ".join(f"{STRATEGY_LABELS[s]} {zero[(low, s)]:.1f} %"
-                                 for s in STRATEGY_LABELS), display=False)
-glue("sweep_low_acc", f"{max(acc[(low, s)] for s in STRATEGY_LABELS):.1f}", display=False)
+                                 for s in STRATEGY_LABELS))
+glue("sweep_low_acc", f"{max(acc[(low, s)] for s in STRATEGY_LABELS):.1f}")
 full = VGG11(connectivity=0.0005)  # the thesis's lowest named connectivity, full width
-glue("full_budget", f"{int(0.0005 * sum(m.theta.numel() for m in sparse_layers(full))):,}",
-     display=False)
-glue("full_initial", f"{sum(int((m.theta > 0).sum()) for m in sparse_layers(full)):,}",
-     display=False)
-glue("sweep_mid_acc", f"{min(acc[(c, s)] for c in active if c > low for s in STRATEGY_LABELS):.1f}",
-     display=False)
+glue("full_budget", f"{int(0.0005 * sum(m.theta.numel() for m in sparse_layers(full))):,}")
+glue("full_initial", f"{sum(int((m.theta > 0).sum()) for m in sparse_layers(full)):,}")
+glue("sweep_mid_acc", f"{min(acc[(c, s)] for c in active if c > low for s in STRATEGY_LABELS):.1f}")
 
 # %% [markdown]
 # ## What the sweep says about the three regimes

@@ -50,9 +50,8 @@ figure_layer = "dense2"  # the 256 x 256 layer ("layer 9" of the thesis's reposi
 zoom_layer = "dense1"  # the 2048 x 256 layer ("layer 8", Thesis Figures 12-14)
 
 # %%
-from myst_nb import glue
-
 from srewire import plots, report
+from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
 n_seeds = len({r["config"]["seed"] for r in results})
@@ -84,12 +83,12 @@ z = report.summary(results, "zero_fibres")
 zp = report.summary(results, "pruned_zero_fibres")
 for key, stats in (("zero", z), ("pruned", zp)):
     for rw in ("random", "structured", "weight_based"):
-        glue(f"{key}_99_{rw}", f"{stats[('natural', 0.99, rw)].mean:.2f}", display=False)
+        glue(f"{key}_99_{rw}", f"{stats[('natural', 0.99, rw)].mean:.2f}")
 m99 = [z[("natural", 0.99, rw)].mean for rw in ("random", "structured", "weight_based")]
 glue("order_99", "appears here too" if m99[0] < m99[1] < m99[2] else
-     "does not appear in full here", display=False)
-glue("zero_95t_wb", f"{z[('trades', 0.95, 'weight_based')].mean:.2f}", display=False)
-glue("zero_95t_random", f"{z[('trades', 0.95, 'random')].mean:.2f}", display=False)
+     "does not appear in full here")
+glue("zero_95t_wb", f"{z[('trades', 0.95, 'weight_based')].mean:.2f}")
+glue("zero_95t_random", f"{z[('trades', 0.95, 'random')].mean:.2f}")
 
 # %% [markdown]
 # At 99 % sparsity the ordering the thesis reports {glue:text}`order_99`: random rewiring leaves
@@ -153,8 +152,8 @@ top = sorted(per_layer, key=per_layer.get, reverse=True)[:4]
 for n in fibre_len:
     print(f"{n:7s} fibre length {fibre_len[n]:4d}   zero fibres (weight-based) "
           f"{per_layer[n]:6.2f} %")
-glue("top_layers", ", ".join(f"{n} ({fibre_len[n]} outputs)" for n in top), display=False)
-glue("early_zero", f"{max(per_layer['conv1'], per_layer['conv2']):.2f}", display=False)
+glue("top_layers", ", ".join(f"{n} ({fibre_len[n]} outputs)" for n in top))
+glue("early_zero", f"{max(per_layer['conv1'], per_layer['conv2']):.2f}")
 
 # %% [markdown]
 # The four layers with the most zero fibres in the weight-based networks are

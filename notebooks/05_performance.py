@@ -39,9 +39,8 @@ force = False  # recompute instead of reading cached results
 seeds = None  # seeds of the grid (None: the profile's default, see srewire.config)
 
 # %%
-from myst_nb import glue
-
 from srewire import plots, report
+from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
 c = results[0]["config"]
@@ -71,11 +70,11 @@ acc = report.summary(results, "clean")
 pacc = report.summary(results, "pruned_clean")
 for row, key in ((("natural", 0.99)), "99"), ((("trades", 0.95)), "95t"), ((("natural", 0.95)), "95n"):
     for rw in ("random", "structured", "weight_based"):
-        glue(f"acc_{key}_{rw}", f"{acc[(*row, rw)].mean:.1f}", display=False)
-        glue(f"pacc_{key}_{rw}", f"{pacc[(*row, rw)].mean:.1f}", display=False)
+        glue(f"acc_{key}_{rw}", f"{acc[(*row, rw)].mean:.1f}")
+        glue(f"pacc_{key}_{rw}", f"{pacc[(*row, rw)].mean:.1f}")
 for row, key in ((("natural", 0.99), "99"), (("trades", 0.95), "95t")):
     glue(f"thesis_pacc_{key}", ", ".join(f"{v:.2f} %" for v in
-                                         report.THESIS["pruned_accuracy"][row]), display=False)
+                                         report.THESIS["pruned_accuracy"][row]))
 
 # %% [markdown]
 # At 99 % sparsity the three strategies reach {glue:text}`acc_99_random` %,

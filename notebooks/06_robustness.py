@@ -40,9 +40,8 @@ force = False  # recompute instead of reading cached results
 seeds = None  # seeds of the grid (None: the profile's default, see srewire.config)
 
 # %%
-from myst_nb import glue
-
 from srewire import report
+from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
 trades = [r for r in results if r["config"]["objective"] == "trades"]
@@ -66,9 +65,8 @@ report.table3(results)
 # %%
 rob = report.summary(results, "robust")
 for rw in ("random", "structured", "weight_based"):
-    glue(f"rob_{rw}", f"{rob[('trades', 0.95, rw)].mean:.1f}", display=False)
-glue("thesis_rob", ", ".join(f"{v:.2f} %" for v in report.THESIS["table3_robust"][("trades", 0.95)]),
-     display=False)
+    glue(f"rob_{rw}", f"{rob[('trades', 0.95, rw)].mean:.1f}")
+glue("thesis_rob", ", ".join(f"{v:.2f} %" for v in report.THESIS["table3_robust"][("trades", 0.95)]))
 
 # %% [markdown]
 # The robust accuracies are {glue:text}`rob_random` % (unstructured),
@@ -94,7 +92,7 @@ gap = (checks["PGD (Foolbox)"] - checks["PGD (native)"]).abs().max()
 print(f"largest difference between Foolbox and native PGD: {gap:.2f} points")
 print(f"all checks passed: {bool(checks['eval mode'].all() and checks['PGD ≤ FGSM ≤ clean'].all())}"
       f"; largest accuracy at eps = 0.5: {checks['acc. at ε=0.5'].max():.2f} %")
-glue("fb_native_gap", f"{gap:.2f}", display=False)
+glue("fb_native_gap", f"{gap:.2f}")
 
 # %% [markdown]
 # The two PGD implementations differ by at most {glue:text}`fb_native_gap` points. Their random

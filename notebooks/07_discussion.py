@@ -46,19 +46,19 @@ seeds = None  # seeds of the grid (None: the profile's default, see srewire.conf
 
 # %%
 import pandas as pd
-from myst_nb import glue
 
 from srewire import report
+from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
 verdicts = report.claims(results)
 n_seeds = len({r["config"]["seed"] for r in results})
 print(f"{len(results)} runs of the {results[0]['config']['profile']} profile, {n_seeds} seed(s)")
 for claim in verdicts:
-    glue(f"verdict_{claim.key}", claim.verdict, display=False)
+    glue(f"verdict_{claim.key}", claim.verdict)
 last = [r["rewiring_stats"]["revived_per_step_mean"][-1] for r in results]
-glue("revived_last_min", f"{min(last):,.0f}", display=False)
-glue("revived_last_max", f"{max(last):,.0f}", display=False)
+glue("revived_last_min", f"{min(last):,.0f}")
+glue("revived_last_max", f"{max(last):,.0f}")
 pd.DataFrame([c.as_row() for c in verdicts], index=[f"({c.key})" for c in verdicts])
 
 # %% tags=["remove-cell"]
@@ -81,7 +81,7 @@ READING = {
           "rewiring by more than the noise allows (see the evidence column)."),
 }
 for claim in verdicts:
-    glue(f"reading_{claim.key}", READING[claim.key][claim.verdict != "holds"], display=False)
+    glue(f"reading_{claim.key}", READING[claim.key][claim.verdict != "holds"])
 
 # %% [markdown]
 # ## Reading the verdicts

@@ -38,10 +38,10 @@ seeds = None  # seeds of the grid (None: the profile's default, see srewire.conf
 
 # %%
 import pandas as pd
-from myst_nb import glue
 
 from srewire import report
 from srewire.config import make_config
+from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
 per_run, per_seed = report.timings(results)
@@ -79,9 +79,9 @@ per_run
 per_seed
 
 # %%
-glue("grid_min_minutes", f"{per_seed['total (min)'].min():.0f}", display=False)
-glue("grid_max_minutes", f"{per_seed['total (min)'].max():.0f}", display=False)
-glue("grid_fastest_seed", f"{per_seed['total (min)'].idxmin()}", display=False)
+glue("grid_min_minutes", f"{per_seed['total (min)'].min():.0f}")
+glue("grid_max_minutes", f"{per_seed['total (min)'].max():.0f}")
+glue("grid_fastest_seed", f"{per_seed['total (min)'].idxmin()}")
 commits = sorted({r["provenance"]["git_commit"] or "unknown" for r in results})
 devices = sorted({r["provenance"]["device"] for r in results})
 print("code versions:", ", ".join(c[:12] for c in commits))

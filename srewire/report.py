@@ -17,7 +17,7 @@ import pandas as pd
 from .config import DEFAULT_SEEDS
 from .runs import GRID, STRATEGY_ORDER, ensure_grid, load_results
 
-__all__ = ["THESIS", "STRATEGY_LABELS", "load_grid", "runs_table", "summary", "table1",
+__all__ = ["glue", "THESIS", "STRATEGY_LABELS", "load_grid", "runs_table", "summary", "table1",
            "table2", "table3", "claims", "Claim", "fmt", "robustness_checks", "timings"]
 
 STRATEGY_LABELS = {"random": "Unstructured", "structured": "Structured",
@@ -43,6 +43,16 @@ THESIS: dict[str, dict[tuple[str, float], tuple[float, float, float]]] = {
     "table3_clean": {("trades", 0.95): (71.19, 71.06, 69.98)},
     "table3_robust": {("trades", 0.95): (40.74, 40.61, 39.46)},
 }
+
+
+def glue(name: str, value: str) -> None:
+    """Make ``value`` available to the book's prose as ``{glue:text}`name```; does nothing
+    where myst-nb is not installed (on Colab the notebooks run without the book's tools)."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
+    myst_glue(name, value, display=False)
 
 
 def load_grid(profile: str = "quick", results_dir: str | os.PathLike = "results",

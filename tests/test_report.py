@@ -89,3 +89,11 @@ def test_tables_put_the_thesis_beside_ours():
     assert before.loc["99% natural", "Unstructured (ours)"].startswith("1.000 ± ")
     t3 = report.table3(grid())
     assert t3.shape[0] == 2
+
+
+def test_glue_is_a_no_op_without_myst_nb(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import fails, as on Colab
+    assert report.glue("name", "value") is None
+    assert capsys.readouterr().out == ""
