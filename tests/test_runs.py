@@ -1,5 +1,6 @@
 """Runs: end-to-end smoke runs, resume after interruption, bad input, result files."""
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -46,8 +47,7 @@ def check_result(result: dict, cfg) -> None:
     assert len(rs["revived_per_step_mean"]) == cfg.epochs and 0 <= rs["revived_then_died_rate"] <= 1
     prov = result["provenance"]
     assert {"git_commit", "versions", "device", "seed", "wall_time_s"} <= set(prov)
-    import importlib.metadata as md
-    assert prov["versions"]["torch"] == md.version("torch")
+    assert prov["versions"]["torch"] == importlib.metadata.version("torch")
     text = json.dumps(result)
     tmp_prefix = "/" + "tmp" + "/"  # assembled so that this file does not match the path scan
     assert str(REPO) not in text and tmp_prefix not in text, "no machine paths in results"
@@ -182,6 +182,17 @@ def test_conflicting_runs_refuse_to_mix(tmp_path, synthetic_root):
     other = make_config("smoke", "natural", 0.9, "structured")
     with pytest.raises(RunError, match="different config"):
         run(other, tmp_path / "run", data_root=synthetic_root, quiet=True)
+
+
+def test_no_training_switch_refuses_missing_runs_but_reads_finished_ones(
+        tmp_path, synthetic_root, monkeypatch):
+    cfg = make_config("smoke", "natural", 0.9, "random")
+    done = run(cfg, tmp_path / "done", data_root=synthetic_root, quiet=True)
+    monkeypatch.setenv("SREWIRE_NO_TRAINING", "1")
+    assert run(cfg, tmp_path / "done", data_root=synthetic_root, quiet=True) == done
+    with pytest.raises(RunError, match="SREWIRE_NO_TRAINING"):
+        run(cfg, tmp_path / "missing", data_root=synthetic_root, quiet=True)
+    assert not (tmp_path / "missing").exists()  # nothing written
 
 
 def test_compact_weights_reproduce_the_model(tmp_path, synthetic_root):
