@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .rng import draw, make_generator
+
 __all__ = ["accuracy", "pgd", "pgd_examples", "fgsm", "foolbox_pgd", "robustness"]
 
 
@@ -63,7 +65,7 @@ def pgd_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: flo
     best = x.clone()
     for _ in range(restarts):
         if random_start:
-            u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            u = draw(torch.rand, x.shape, generator=generator, device=x.device, dtype=x.dtype)
             x_adv = (x + (2 * u - 1) * eps).clamp(0, 1)
         else:
             x_adv = x.clone()
@@ -98,29 +100,39 @@ def _import_foolbox():
 
 
 def foolbox_pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float,
-                steps: int, step_size: float, restarts: int, seed: int = 0) -> torch.Tensor:
+                steps: int, step_size: float, restarts: int, seed: int = 0,
+                rng: str = "host") -> torch.Tensor:
     """Foolbox 3 ``LinfPGD`` called ``restarts`` times; returns is_adv, OR over restarts.
 
-    Foolbox draws its random starts from torch's global generator; it is seeded with ``seed``
-    inside a forked RNG state, so the caller's global RNG is left untouched.
+    Foolbox's own ``LinfPGD`` draws its random start with ``torch.rand`` from torch's global
+    generator. Here the start is drawn, with the same arithmetic, from a generator seeded with
+    ``seed`` (on the host for ``rng="host"``, so a GPU evaluation attacks from the CPU's
+    starts; on the CPU this is exactly Foolbox's draw after ``torch.manual_seed(seed)``).
+    Everything else is Foolbox's attack; the caller's global RNG is left untouched.
     """
     fb = _import_foolbox()
+    generator = make_generator(seed, x.device, rng)
+
+    class SeededLinfPGD(fb.attacks.LinfPGD):
+        def get_random_start(self, x0, epsilon):  # eagerpy's uniform(-eps, eps)
+            u = draw(torch.rand, x0.raw.shape, generator=generator, device=x0.raw.device,
+                     dtype=x0.raw.dtype)
+            return x0 + type(x0)(u * (2 * epsilon) - epsilon)
+
     model.eval()
     fmodel = fb.PyTorchModel(model, bounds=(0, 1), preprocessing=None)
-    attack = fb.attacks.LinfPGD(steps=steps, abs_stepsize=step_size, random_start=True)
+    attack = SeededLinfPGD(steps=steps, abs_stepsize=step_size, random_start=True)
     broken = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    devices = [x.device.index or 0] if x.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        for _ in range(restarts):
-            _, _, success = attack(fmodel, x, fb.criteria.Misclassification(y), epsilons=eps)
-            broken |= success
+    for _ in range(restarts):
+        _, _, success = attack(fmodel, x, fb.criteria.Misclassification(y), epsilons=eps)
+        broken |= success
     return broken
 
 
 def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float,
                steps: int, restarts: int, batch_size: int = 250, seed: int = 0,
-               backend: str = "foolbox", progress: Callable | None = None) -> dict:
+               backend: str = "foolbox", progress: Callable | None = None,
+               rng: str = "host") -> dict:
     """Clean and robust accuracy (percent) with the sanity checks reported beside them.
 
     ``backend="foolbox"`` gives the reported number; the native PGD (same settings, its own
@@ -128,7 +140,7 @@ def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
     robust <= FGSM <= clean accuracy; a large eps (0.5) drives accuracy to about zero.
     """
     step = 2.5 * eps / steps
-    generator = torch.Generator(device=x.device).manual_seed(seed)
+    generator = make_generator(seed, x.device, rng)
     counts = dict(clean=0, fgsm=0, native=0, foolbox=0, large_eps=0)
     n_large = 0
     chunks = list(_chunks(x, y, batch_size))
@@ -143,7 +155,7 @@ def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
         if backend == "foolbox":
             counts["foolbox"] += int((~foolbox_pgd(model, xb, yb, eps=eps, steps=steps,
                                                    step_size=step, restarts=restarts,
-                                                   seed=seed + i)).sum())
+                                                   seed=seed + i, rng=rng)).sum())
         if i == 0:  # a large-eps attack on the first batch only
             n_large = len(yb)
             counts["large_eps"] = int((~pgd(model, xb, yb, eps=0.5, steps=10, step_size=0.1,

@@ -78,6 +78,9 @@ class Config:
     eval_batch_size: int = 250
     save_weights: bool = False          # also write a compact copy of the trained weights
     track_structure: bool = False       # record the zero-fibre percentage after every epoch
+    # randomness: host draws every random number on the CPU (a GPU run repeats the CPU run up
+    # to floating-point noise); device draws on the training device (no copies)
+    rng: str = "host"                   # host | device
 
     @property
     def connectivity(self) -> float:
@@ -104,7 +107,7 @@ _CHOICES = {
     "profile": PROFILES, "objective": OBJECTIVES, "rewiring": STRATEGIES,
     "head": ("predecessor", "classic"), "augmentation": ("shift", "crop", "none"),
     "metric": ("euclidean", "eq3"), "tie_break": ("random", "lowest"),
-    "checkpoint": ("final", "best_clean"),
+    "checkpoint": ("final", "best_clean"), "rng": ("host", "device"),
 }
 
 

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .rng import draw
+
 __all__ = ["DataError", "Data", "data_root", "load_data", "write_synthetic", "download",
            "batches", "augment", "AUGMENTATIONS", "CLASSES"]
 
@@ -226,7 +228,7 @@ def augment(x: torch.Tensor, generator: torch.Generator, mode: str = "shift") ->
     b, _, h, w = x.shape
     dev = x.device
     if mode == "shift":
-        fraction = (torch.rand(b, 2, generator=generator, device=dev) * 2 - 1) * 0.1
+        fraction = (draw(torch.rand, b, 2, generator=generator, device=dev) * 2 - 1) * 0.1
         pixels = fraction * torch.tensor([w, h], device=dev)
         theta = torch.zeros(b, 2, 3, device=dev)
         theta[:, 0, 0] = theta[:, 1, 1] = 1
@@ -236,21 +238,21 @@ def augment(x: torch.Tensor, generator: torch.Generator, mode: str = "shift") ->
     elif mode == "crop":
         pad = 4
         padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
-        off = torch.randint(0, 2 * pad + 1, (b, 2), generator=generator, device=dev)
+        off = draw(torch.randint, 0, 2 * pad + 1, (b, 2), generator=generator, device=dev)
         rows = (off[:, 0, None] + torch.arange(h, device=dev))[:, None, :, None]
         cols = (off[:, 1, None] + torch.arange(w, device=dev))[:, None, None, :]
         x = padded[torch.arange(b, device=dev)[:, None, None, None],
                    torch.arange(3, device=dev)[None, :, None, None], rows, cols]
     else:
         raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {mode!r}")
-    flip = torch.rand(b, generator=generator, device=dev) < 0.5
+    flip = draw(torch.rand, b, generator=generator, device=dev) < 0.5
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
 def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator,
             augmentation: str = "shift"):
     """One epoch of shuffled, augmented training batches (drop_last, as the predecessor)."""
-    order = torch.randperm(len(x), generator=generator, device=x.device)
+    order = draw(torch.randperm, len(x), generator=generator, device=x.device)
     for i in range(len(x) // batch_size):
         idx = order[i * batch_size:(i + 1) * batch_size]
         yield augment(to_float(x[idx]), generator, augmentation), y[idx]

@@ -32,6 +32,7 @@ from typing import Literal, Sequence
 import torch
 
 from .models import SparseLayer
+from .rng import RNG_MODES, draw
 
 __all__ = ["nearest_dormant", "Rewirer", "RewireStats", "STRATEGIES", "METRICS"]
 
@@ -259,7 +260,7 @@ def _claim(space: _Space, values: torch.Tensor, sources: torch.Tensor, lid: torc
         return sources.new_empty(0)
     coords = space.coords(sources, lid)
     pos = torch.arange(n, device=dev)
-    salt = (torch.randint(0, 1 << 32, (n,), generator=generator, device=dev)
+    salt = (draw(torch.randint, 0, 1 << 32, (n,), generator=generator, device=dev)
             if tie_break == "random" else None)
     cache: dict = {}
     claims = _search(space, values, metric, sources, lid, coords, pos, salt, None, cache)
@@ -340,11 +341,27 @@ def _sample_distinct(pool: int, n: int, generator: torch.Generator | None,
         found = torch.empty(0, dtype=torch.long, device=device)
         while found.numel() < n:
             draws = int((n - found.numel()) * pool / n_accept * 1.25) + 16
-            cand = torch.randint(0, pool, (draws,), generator=generator, device=device)
+            cand = draw(torch.randint, 0, pool, (draws,), generator=generator, device=device)
             if theta is not None:
                 cand = cand[~(theta[cand] > 0)]  # NaN counts as dormant, as in step()
             found = torch.unique(torch.cat([found, cand]))
-    return found[torch.randperm(found.numel(), generator=generator, device=device)[:n]]
+    return found[draw(torch.randperm, found.numel(), generator=generator, device=device)[:n]]
+
+
+def _concat_take(a: torch.Tensor, b: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """``torch.cat([a, b])[order]`` without building the concatenation."""
+    if b.numel() == 0:
+        return a[order]
+    if a.numel() == 0:
+        return b[order]
+    na = a.numel()
+    return torch.where(order < na, a[order.clamp(max=na - 1)], b[(order - na).clamp(min=0)])
+
+
+def _host_to(values: list[int], device: torch.device) -> torch.Tensor:
+    """A small int64 tensor on ``device`` from host values, without waiting for the device."""
+    pinned = device.type == "cuda"
+    return torch.tensor(values, pin_memory=pinned).to(device, non_blocking=pinned)
 
 
 def _true_positions(mask: torch.Tensor) -> torch.Tensor:
@@ -396,15 +413,18 @@ class Rewirer:
     the *noise* pushed to <= 0 can come back, and those are watched. :meth:`canonicalize`
     (every epoch end) recounts from theta and raises if tracking ever missed a crossing.
 
-    Randomness comes from two seeded generators (one on the parameters' device for noise and
-    choices, one on the CPU for the split across layers); :meth:`state_dict` saves them.
+    Randomness comes from two seeded generators: one for noise and choices (on the CPU with
+    ``rng="host"``, the default, so that a GPU run draws the CPU run's numbers; on the
+    parameters' device with ``rng="device"``; see :mod:`srewire.rng`) and one on the CPU for
+    the split across layers; :meth:`state_dict` saves them.
     """
 
     def __init__(self, layers: Sequence[SparseLayer], connectivity: float, *,
                  strategy: Strategy = "random", metric: Metric = "euclidean",
                  tie_break: TieBreak = "random", noise_std: float = 1e-6,
                  epsilon: float = 1e-12, reset_momentum: bool = False,
-                 crossing: Literal["scan", "track"] = "scan", seed: int = 0) -> None:
+                 crossing: Literal["scan", "track"] = "scan", seed: int = 0,
+                 rng: str = "host") -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
         if metric not in METRICS:
@@ -413,6 +433,8 @@ class Rewirer:
             raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
         if crossing not in ("scan", "track"):
             raise ValueError(f"crossing must be 'scan' or 'track', got {crossing!r}")
+        if rng not in RNG_MODES:
+            raise ValueError(f"rng must be one of {RNG_MODES}, got {rng!r}")
         if not 0 < connectivity <= 1:
             raise ValueError(f"connectivity must be in (0, 1], got {connectivity!r}")
         self.layers = list(layers)
@@ -431,13 +453,14 @@ class Rewirer:
         for layer, base, size in zip(self.layers, self.bases, self.sizes):
             layer.theta.data = self.flat[base:base + size].view(layer.theta.shape)
         self._bounds = torch.tensor(self.bases + [sum(self.sizes)], device=self.device)
-        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.generator = torch.Generator(device="cpu" if rng == "host" else self.device)
+        self.generator.manual_seed(seed)
         self.split_generator = torch.Generator().manual_seed(seed + 0x5EED)
         self._probs = torch.tensor(self.sizes, dtype=torch.float64)
         self._empty = torch.empty(0, dtype=torch.long, device=self.device)
         self._last_revived = self._watch = self._empty
         self.steps = 0
-        self._conn, self._seg = self._empty, [0] * len(self.layers)
+        self._set_conn(self._empty, [0] * len(self.layers))
         self.canonicalize()
 
     # -- state -----------------------------------------------------------------------------
@@ -455,6 +478,11 @@ class Rewirer:
         edges = torch.searchsorted(cells, self._bounds).tolist()
         return [b - a for a, b in zip(edges[:-1], edges[1:])]
 
+    def _set_conn(self, conn: torch.Tensor, seg: list[int]) -> None:
+        """The connection list, its per-layer segment lengths and their bounds in the list."""
+        self._conn, self._seg = conn, seg
+        self._seg_bounds = _host_to([0, *itertools.accumulate(seg)], self.device)
+
     def canonicalize(self) -> None:
         """Recompute the connection list from theta, in sorted order; sort the watch list.
 
@@ -467,7 +495,7 @@ class Rewirer:
             raise RuntimeError("tracked connections disagree with theta: the optimiser moves "
                                "dormant coordinates in a way crossing='track' does not cover; "
                                "use crossing='scan'")
-        self._conn, self._seg = fresh, self._per_layer(fresh)
+        self._set_conn(fresh, self._per_layer(fresh))
         self._watch = self._watch.sort().values
 
     def state_dict(self) -> dict:
@@ -493,21 +521,26 @@ class Rewirer:
 
     @torch.no_grad()
     def step(self, lr: float, optimizer: torch.optim.Optimizer | None = None) -> RewireStats:
-        """Noise, count, split and revive; call right after ``optimizer.step()``."""
+        """Noise, count, split and revive; call right after ``optimizer.step()``.
+
+        The new connection list keeps, layer by layer, the surviving connections in their old
+        order, then the coordinates that crossed zero by themselves (sorted), then the revived
+        ones in the order chosen; the noise of the next step is drawn in this order.
+        All counts the split needs come back from the device in one read.
+        """
         self._check_views()
-        flat, conn = self.flat, self._conn
-        redied = int(torch.count_nonzero(flat[self._last_revived] <= 0))
+        flat, conn, dev = self.flat, self._conn, self.device
+        redied = (flat[self._last_revived] <= 0).sum()  # before the noise, as the stats say
         values = flat.take(conn)
         scale = lr * self.noise_std
         if scale > 0:  # Langevin noise on the coordinates connected before the step
-            noise = torch.randn(conn.numel(), generator=self.generator, device=self.device)
-            noisy = values + noise.mul_(scale)
+            noisy = draw(torch.randn, conn.numel(), generator=self.generator, device=dev)
+            noisy.mul_(scale).add_(values)
             flat.put_(conn, noisy)
         else:
             noisy = values
         alive = noisy > 0
-        kept = [int(a.count_nonzero()) for a in alive.split(self._seg)]
-        survivors = conn[alive].split(kept)
+        dead = _true_positions(~alive)  # positions in conn, sorted; few
         if self.crossing == "scan":
             mask = flat > 0
             mask[conn] = False
@@ -515,15 +548,22 @@ class Rewirer:
         else:
             up = flat[self._watch] > 0
             crossed = self._watch[up].sort().values
-            killed = (values > 0) & ~alive  # pushed to <= 0 by the noise: may come back
-            killed = conn[killed] if scale > 0 and bool(killed.any()) else self._empty
+            # pushed to <= 0 by the noise: they may come back by themselves, so watch them
+            killed = conn[dead[values[dead] > 0]] if scale > 0 else self._empty
             self._watch = torch.cat([self._watch[~up], killed])
-        crossed = crossed.split(self._per_layer(crossed))
-        counts = [s.numel() + c.numel() for s, c in zip(survivors, crossed)]
+        n_dead = torch.diff(torch.searchsorted(dead, self._seg_bounds))
+        n_crossed = torch.diff(torch.searchsorted(crossed, self._bounds))
+        # the one read-back of the step: the split across layers needs the counts on the host
+        counts_host = torch.cat([n_dead, n_crossed, redied[None]]).tolist()
+        n_layers = len(self.layers)
+        kept = [s - d for s, d in zip(self._seg, counts_host[:n_layers])]
+        n_cross = counts_host[n_layers:2 * n_layers]
+        survivors = conn[alive].split(kept)
+        crossed = crossed.split(n_cross)
+        counts = [k + c for k, c in zip(kept, n_cross)]
         dormant = [size - c for size, c in zip(self.sizes, counts)]
         revive = self._split(max(0, self.budget - sum(counts)), dormant)
-        now = [torch.cat([s, c]) for s, c in zip(survivors, crossed)]
-        targets = self._choose(revive, now, dormant).split(revive)
+        targets = self._choose(revive, survivors, crossed, noisy, alive, dormant).split(revive)
         revived = torch.cat(targets)
         flat.index_fill_(0, revived, self.epsilon)
         if self.reset_momentum and optimizer is not None:
@@ -531,14 +571,14 @@ class Rewirer:
                 buf = optimizer.state.get(layer.theta, {}).get("momentum_buffer")
                 if buf is not None and t.numel():
                     buf.view(-1)[t - base] = 0
-        self._conn = torch.cat([x for pair in zip(now, targets) for x in pair])
-        self._seg = [c + n for c, n in zip(counts, revive)]
+        self._set_conn(torch.cat([x for triple in zip(survivors, crossed, targets)
+                                  for x in triple]), [c + n for c, n in zip(counts, revive)])
         self._last_revived = revived
         if sum(revive) and self._watch.numel():
             self._watch = self._watch[flat[self._watch] <= 0]
         self.steps += 1
         return RewireStats(connected=sum(counts), died=conn.numel() - sum(kept),
-                           revived=sum(revive), revived_then_died=redied)
+                           revived=sum(revive), revived_then_died=int(counts_host[-1]))
 
     def _split(self, n: int, dormant: list[int]) -> list[int]:
         """Split ``n`` revivals across layers: categorical draw proportional to layer size;
@@ -557,14 +597,22 @@ class Rewirer:
                 raise RuntimeError("no dormant coordinates left to revive (budget > total size)")
         return out
 
-    def _choose(self, revive: list[int], now: list[torch.Tensor], dormant: list[int]
-                ) -> torch.Tensor:
-        """Global indices of the coordinates to revive, layer after layer (the strategy)."""
+    def _choose(self, revive: list[int], survivors: Sequence[torch.Tensor],
+                crossed: Sequence[torch.Tensor], noisy: torch.Tensor, alive: torch.Tensor,
+                dormant: list[int]) -> torch.Tensor:
+        """Global indices of the coordinates to revive, layer after layer (the strategy).
+
+        A layer's connections are its ``survivors`` followed by its ``crossed`` coordinates;
+        ``noisy[alive]`` holds the survivors' theta (used by weight_based).
+        """
         picks, sources, lids = [], [], []
-        for i, (n, connected) in enumerate(zip(revive, now)):
+        kept_theta = (noisy[alive].split([s.numel() for s in survivors])
+                      if self.strategy == "weight_based" else None)
+        for i, n in enumerate(revive):
             if n == 0:
                 continue
-            base, c = self.bases[i], connected.numel()
+            base, s, x = self.bases[i], survivors[i], crossed[i]
+            c = s.numel() + x.numel()
             if self.strategy == "random" or c == 0:
                 theta = self.flat[base:base + self.sizes[i]]
                 picks.append(_sample_distinct(self.sizes[i], n, self.generator, theta=theta,
@@ -573,8 +621,10 @@ class Rewirer:
             if self.strategy == "structured":
                 order = _sample_distinct(c, min(n, c), self.generator, device=self.device)
             else:  # weight_based: the largest theta first
-                order = self.flat[connected].topk(min(n, c)).indices
-            src = connected[order]
+                theta = kept_theta[i] if x.numel() == 0 else \
+                    torch.cat([kept_theta[i], self.flat[x]])
+                order = theta.topk(min(n, c)).indices
+            src = _concat_take(s, x, order)
             if n > c:  # more revivals than connections: every connection claims again, in turn
                 src = src.repeat(math.ceil(n / c))[:n]
             sources.append(src)

@@ -38,6 +38,7 @@ from .data import load_data
 from .metrics import fibre_report, single_fibre_prune, sparsity
 from .models import VGG11, layer_names, sparse_layers
 from .rewiring import Rewirer
+from .rng import make_generator
 from .train import SGDW, TrainingDiverged, train_epoch
 
 __all__ = ["run", "evaluate", "run_name", "GRID", "grid_configs", "ensure_grid",
@@ -257,8 +258,8 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
     rewirer = Rewirer(sparse_layers(model), cfg.connectivity, strategy=cfg.rewiring,
                       metric=cfg.metric, tie_break=cfg.tie_break, noise_std=cfg.noise_std,
                       epsilon=cfg.revive_value, reset_momentum=cfg.reset_momentum,
-                      crossing="track", seed=cfg.seed)
-    generator = torch.Generator(device=dev).manual_seed(cfg.seed + 1)
+                      crossing="track", seed=cfg.seed, rng=cfg.rng)
+    generator = make_generator(cfg.seed + 1, dev, cfg.rng)
     steps_per_epoch = len(data.x_train) // cfg.batch_size
     total_steps = steps_per_epoch * cfg.epochs
     state: dict[str, Any] = {"epoch": 0, "curves": {"train_loss": [], "train_accuracy": [],
@@ -364,7 +365,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: Conf
         n = cfg.n_robust or len(x)
         rob = robustness(model, x[:n], y[:n], eps=cfg.eval_eps, steps=cfg.pgd_steps,
                          restarts=cfg.pgd_restarts, batch_size=cfg.eval_batch_size,
-                         seed=cfg.seed, progress=_bar(quiet, "PGD"))
+                         seed=cfg.seed, progress=_bar(quiet, "PGD"), rng=cfg.rng)
         out["robust_accuracy"] = rob["robust_accuracy"]
         out["robustness"] = rob
     sp = sparsity(model)

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .rng import draw
+
 __all__ = ["kl_sum", "trades_adversary", "trades_loss"]
 
 
@@ -40,7 +42,7 @@ def trades_adversary(model: nn.Module, x: torch.Tensor, *, eps: float, step_size
     try:
         with torch.no_grad():
             natural = model(x)
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        noise = draw(torch.randn, x.shape, generator=generator, device=x.device, dtype=x.dtype)
         x_adv = x.detach() + 0.001 * noise
         for _ in range(steps):
             x_adv.requires_grad_(True)

@@ -142,6 +142,27 @@ def _foolbox_no_start(model, x, y, eps, steps, step):
     return attack(fmodel, x, y, epsilons=eps)[2]
 
 
+def test_seeded_foolbox_start_is_foolboxs_own_draw(trained):
+    """On the CPU, the seeded random start is exactly what Foolbox's LinfPGD draws after
+    torch.manual_seed(seed), so the results computed before the start was seeded stand."""
+    from srewire.attacks import _import_foolbox
+
+    model, x, y = trained
+    eps, steps = 8 / 255, 5
+    step = 2.5 * eps / steps
+    fb = _import_foolbox()
+    fmodel = fb.PyTorchModel(model.eval(), bounds=(0, 1))
+    attack = fb.attacks.LinfPGD(steps=steps, abs_stepsize=step, random_start=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        plain = attack(fmodel, x, y, epsilons=eps)[2] | attack(fmodel, x, y, epsilons=eps)[2]
+    seeded = foolbox_pgd(model, x, y, eps=eps, steps=steps, step_size=step, restarts=2, seed=3)
+    assert torch.equal(seeded, plain)
+    assert 0 < int(plain.sum()) < len(y)  # a comparison that could fail
+    other = foolbox_pgd(model, x, y, eps=eps, steps=steps, step_size=step, restarts=2, seed=4)
+    assert not torch.equal(other, plain)  # the start matters for this model
+
+
 def test_robustness_report_and_sanity_checks(trained):
     model, x, y = trained
     torch.manual_seed(123)
