@@ -120,7 +120,8 @@ def foolbox_pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: floa
             return x0 + type(x0)(u * (2 * epsilon) - epsilon)
 
     model.eval()
-    fmodel = fb.PyTorchModel(model, bounds=(0, 1), preprocessing=None)
+    # device=: Foolbox would otherwise move the model to cuda:0 whenever a GPU exists
+    fmodel = fb.PyTorchModel(model, bounds=(0, 1), preprocessing=None, device=x.device)
     attack = SeededLinfPGD(steps=steps, abs_stepsize=step_size, random_start=True)
     broken = torch.zeros(len(x), dtype=torch.bool, device=x.device)
     for _ in range(restarts):

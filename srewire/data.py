@@ -229,10 +229,11 @@ def augment(x: torch.Tensor, generator: torch.Generator, mode: str = "shift") ->
     dev = x.device
     if mode == "shift":
         fraction = (draw(torch.rand, b, 2, generator=generator, device=dev) * 2 - 1) * 0.1
-        pixels = fraction * torch.tensor([w, h], device=dev)
         theta = torch.zeros(b, 2, 3, device=dev)
         theta[:, 0, 0] = theta[:, 1, 1] = 1
-        theta[:, :, 2] = 2 * pixels / torch.tensor([w - 1, h - 1], device=dev)  # grid units
+        # shift in pixels, then in grid units (plain Python scalars: no copy to the device)
+        theta[:, 0, 2] = 2 * (fraction[:, 0] * w) / (w - 1)
+        theta[:, 1, 2] = 2 * (fraction[:, 1] * h) / (h - 1)
         grid = F.affine_grid(theta, list(x.shape), align_corners=True)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
     elif mode == "crop":

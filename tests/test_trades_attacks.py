@@ -137,7 +137,7 @@ def _foolbox_no_start(model, x, y, eps, steps, step):
     from srewire.attacks import _import_foolbox
 
     fb = _import_foolbox()
-    fmodel = fb.PyTorchModel(model.eval(), bounds=(0, 1))
+    fmodel = fb.PyTorchModel(model.eval(), bounds=(0, 1), device=x.device)
     attack = fb.attacks.LinfPGD(steps=steps, abs_stepsize=step, random_start=False)
     return attack(fmodel, x, y, epsilons=eps)[2]
 
@@ -151,7 +151,7 @@ def test_seeded_foolbox_start_is_foolboxs_own_draw(trained):
     eps, steps = 8 / 255, 5
     step = 2.5 * eps / steps
     fb = _import_foolbox()
-    fmodel = fb.PyTorchModel(model.eval(), bounds=(0, 1))
+    fmodel = fb.PyTorchModel(model.eval(), bounds=(0, 1), device=x.device)
     attack = fb.attacks.LinfPGD(steps=steps, abs_stepsize=step, random_start=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(3)
