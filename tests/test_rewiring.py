@@ -366,25 +366,47 @@ GOLDEN = {"random": "15c2e706fdac3175", "structured": "0c63eb0790523122",
           "weight_based": "52b0310b5b2d7f3a"}
 
 
-@pytest.mark.parametrize("strategy", sorted(GOLDEN))
-def test_connectivity_is_the_same_as_in_the_committed_results(strategy):
-    """A regression fingerprint: the rewiring's random choices must not change between
-    versions (the committed results were produced with these semantics). The dynamics are a
-    plain random walk with elementwise arithmetic, so the fingerprint does not depend on
-    convolution kernels or the CPU."""
+def fingerprint(strategy: str, device: str = "cpu", host_choice: bool | None = None) -> str:
+    """Connectivity after 200 steps of a random walk with rewiring, hashed."""
     import hashlib
 
     g = torch.Generator().manual_seed(0)
     layers = [SparseConv2d(8, 16), SparseLinear(64, 32)]
     for layer in layers:
         layer.reset_sparse(0.05, g)
+        layer.to(device)
     rewirer = Rewirer(layers, 0.1, strategy=strategy, seed=0)
+    if host_choice is not None:
+        rewirer._host_choice = host_choice
     for _ in range(200):
         with torch.no_grad():
             for layer in layers:
                 t = layer.theta.detach()
-                t.add_(0.05 * torch.randn(t.shape, generator=g) * (t > 0))
+                t.add_(0.05 * torch.randn(t.shape, generator=g).to(device) * (t > 0))
         rewirer.step(0.1)
         assert rewirer.connected_count() == rewirer.budget
-    mask = torch.cat([layer.connected().reshape(-1) for layer in layers])
-    assert hashlib.sha256(mask.numpy().tobytes()).hexdigest()[:16] == GOLDEN[strategy]
+    mask = torch.cat([layer.connected().reshape(-1) for layer in layers]).cpu()
+    return hashlib.sha256(mask.numpy().tobytes()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize("strategy", sorted(GOLDEN))
+def test_connectivity_is_the_same_as_in_the_committed_results(strategy):
+    """A regression fingerprint: the rewiring's random choices must not change between
+    versions (the committed results were produced with these semantics). The dynamics are a
+    plain random walk with elementwise arithmetic, so the fingerprint does not depend on
+    convolution kernels or the CPU."""
+    assert fingerprint(strategy) == GOLDEN[strategy]
+
+
+def test_host_choices_are_the_device_choices():
+    """The GPU path that makes random choices on the host (from a copy of the connectivity)
+    chooses exactly what the direct path chooses; forced on here, on the CPU."""
+    assert fingerprint("random", host_choice=True) == GOLDEN["random"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+@pytest.mark.parametrize("strategy", sorted(GOLDEN))
+def test_cuda_repeats_the_cpu_fingerprint(strategy):
+    """With host randomness (the default) a GPU makes the CPU's random choices; elementwise
+    float32 arithmetic is exact on both, so the connectivity is bit for bit the CPU's."""
+    assert fingerprint(strategy, device="cuda") == GOLDEN[strategy]
