@@ -326,8 +326,7 @@ def _sample_distinct(pool: int, n: int, generator: torch.Generator | None,
                      theta: torch.Tensor | None = None, n_dormant: int | None = None,
                      device: torch.device | str = "cpu") -> torch.Tensor:
     """``n`` distinct indices drawn uniformly from ``[0, pool)``, in random order; with
-    ``theta`` given, only dormant ones (``theta <= 0``, or ``False`` where ``theta`` is a bool
-    connectivity mask; ``n_dormant`` of them).
+    ``theta`` given, only dormant ones (``theta <= 0``, ``n_dormant`` of them).
 
     Uniform draws with replacement, filtered to dormant indices, give an exchangeable set of
     distinct indices; a uniformly random n-subset of it is a uniform n-subset of all dormant
@@ -336,20 +335,16 @@ def _sample_distinct(pool: int, n: int, generator: torch.Generator | None,
     if n == 0:
         return torch.empty(0, dtype=torch.long, device=device)
     n_accept = pool if n_dormant is None else n_dormant
-
-    def dormant(values: torch.Tensor) -> torch.Tensor:  # NaN counts as dormant, as in step()
-        return ~values if values.dtype == torch.bool else ~(values > 0)
-
     if n_accept < 4 * n or pool <= 4096:
         found = (torch.arange(pool, device=device) if theta is None
-                 else dormant(theta).nonzero().squeeze(1))
+                 else (~(theta > 0)).nonzero().squeeze(1))
     else:
         found = torch.empty(0, dtype=torch.long, device=device)
         while found.numel() < n:
             draws = int((n - found.numel()) * pool / n_accept * 1.25) + 16
             cand = draw(torch.randint, 0, pool, (draws,), generator=generator, device=device)
             if theta is not None:
-                cand = cand[dormant(theta[cand])]
+                cand = cand[~(theta[cand] > 0)]  # NaN counts as dormant, as in step()
             found = torch.unique(torch.cat([found, cand]))
     return found[draw(torch.randperm, found.numel(), generator=generator, device=device)[:n]]
 
@@ -366,16 +361,8 @@ def _concat_take(a: torch.Tensor, b: torch.Tensor, order: torch.Tensor) -> torch
 
 def _host_to(values: list[int], device: torch.device) -> torch.Tensor:
     """A small int64 tensor on ``device`` from host values, without waiting for the device."""
-    return _to_device(torch.tensor(values), device)
-
-
-def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """``t`` on ``device``; a host tensor goes to a GPU from pinned memory, without waiting."""
-    if t.device == device:
-        return t
-    if t.device.type == "cpu" and device.type == "cuda":
-        return t.pin_memory().to(device, non_blocking=True)
-    return t.to(device)
+    pinned = device.type == "cuda"
+    return torch.tensor(values, pin_memory=pinned).to(device, non_blocking=pinned)
 
 
 def _true_positions(mask: torch.Tensor) -> torch.Tensor:
@@ -474,8 +461,6 @@ class Rewirer:
         self.generator = torch.Generator(device="cpu" if rng == "host" else self.device)
         self.generator.manual_seed(seed)
         self.split_generator = torch.Generator().manual_seed(seed + 0x5EED)
-        # random choices on the host when the numbers come from there anyway (see _choose)
-        self._host_choice = self.device.type != "cpu" and rng == "host"
         self._probs = torch.tensor(self.sizes, dtype=torch.float64)
         self._empty = torch.empty(0, dtype=torch.long, device=self.device)
         self._last_revived = self._watch = self._empty
@@ -626,11 +611,6 @@ class Rewirer:
         ``noisy[alive]`` holds the survivors' theta (used by weight_based).
         """
         picks, sources, lids = [], [], []
-        # On a GPU with host randomness, random choices are made on the host from one copy of
-        # the connectivity: the same numbers and results, without a device round trip for
-        # every draw of every layer.
-        host = (self.flat > 0).cpu() if self._host_choice and self.strategy == "random" \
-            and any(revive) else None
         kept_theta = (noisy[alive].split([s.numel() for s in survivors])
                       if self.strategy == "weight_based" else None)
         for i, n in enumerate(revive):
@@ -639,11 +619,9 @@ class Rewirer:
             base, s, x = self.bases[i], survivors[i], crossed[i]
             c = s.numel() + x.numel()
             if self.strategy == "random" or c == 0:
-                where = self.flat if host is None else host
-                theta = where[base:base + self.sizes[i]]
-                pick = _sample_distinct(self.sizes[i], n, self.generator, theta=theta,
-                                        n_dormant=dormant[i], device=where.device) + base
-                picks.append(_to_device(pick, self.device))
+                theta = self.flat[base:base + self.sizes[i]]
+                picks.append(_sample_distinct(self.sizes[i], n, self.generator, theta=theta,
+                                              n_dormant=dormant[i], device=self.device) + base)
                 continue
             if self.strategy == "structured":
                 order = _sample_distinct(c, min(n, c), self.generator, device=self.device)
