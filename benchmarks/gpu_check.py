@@ -37,7 +37,7 @@ from srewire.data import batches, write_synthetic
 from srewire.models import VGG11, sparse_layers
 from srewire.rewiring import Rewirer, RewireStats
 from srewire.rng import make_generator
-from srewire.runs import load_masks, run
+from srewire.runs import _git_commit, load_masks, run
 from srewire.trades import trades_loss
 from srewire.train import SGDW, train_epoch
 
@@ -269,7 +269,7 @@ def main() -> None:
         raise SystemExit("gpu_check: no CUDA device (this check is for a GPU machine)")
     name = torch.cuda.get_device_name() if args.device != "cpu" else "cpu (dry run)"
     report: dict = {"torch": torch.__version__, "device": name,
-                    "cpu_threads": torch.get_num_threads()}
+                    "cpu_threads": torch.get_num_threads(), "git_commit": _git_commit()}
     print(report, flush=True)
     set_tf32(False)
     with tempfile.TemporaryDirectory() as tmp:
