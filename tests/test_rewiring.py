@@ -325,6 +325,8 @@ def test_rewirer_bad_arguments():
         Rewirer([layer], 1.5)
     with pytest.raises(ValueError, match="metric"):
         Rewirer([layer], 0.1, metric="l1")
+    with pytest.raises(ValueError, match="rng must be one of"):
+        Rewirer([layer], 0.1, rng="gpu")
 
 
 def test_state_dict_round_trip_continues_identically():

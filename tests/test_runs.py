@@ -174,6 +174,8 @@ def test_config_errors_name_the_parameter():
         make_config("smoke", sparsity=1.0)
     with pytest.raises(ConfigError, match="profile must be one of smoke, quick, paper"):
         make_config("tiny")
+    with pytest.raises(ConfigError, match="rng must be one of host, device; got 'gpu'"):
+        make_config("smoke", rng="gpu")
 
 
 def test_conflicting_runs_refuse_to_mix(tmp_path, synthetic_root):
