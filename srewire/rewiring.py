@@ -32,7 +32,7 @@ from typing import Literal, Sequence
 import torch
 
 from .models import SparseLayer
-from .rng import RNG_MODES, draw
+from .rng import RNG_MODES, draw, make_generator
 
 __all__ = ["nearest_dormant", "Rewirer", "RewireStats", "STRATEGIES", "METRICS"]
 
@@ -458,8 +458,7 @@ class Rewirer:
         for layer, base, size in zip(self.layers, self.bases, self.sizes):
             layer.theta.data = self.flat[base:base + size].view(layer.theta.shape)
         self._bounds = torch.tensor(self.bases + [sum(self.sizes)], device=self.device)
-        self.generator = torch.Generator(device="cpu" if rng == "host" else self.device)
-        self.generator.manual_seed(seed)
+        self.generator = make_generator(seed, self.device, rng)
         self.split_generator = torch.Generator().manual_seed(seed + 0x5EED)
         self._probs = torch.tensor(self.sizes, dtype=torch.float64)
         self._empty = torch.empty(0, dtype=torch.long, device=self.device)
@@ -558,7 +557,7 @@ class Rewirer:
             self._watch = torch.cat([self._watch[~up], killed])
         n_dead = torch.diff(torch.searchsorted(dead, self._seg_bounds))
         n_crossed = torch.diff(torch.searchsorted(crossed, self._bounds))
-        # the one read-back of the step: the split across layers needs the counts on the host
+        # the counts the split across layers needs on the host, read back in one go
         counts_host = torch.cat([n_dead, n_crossed, redied[None]]).tolist()
         n_layers = len(self.layers)
         kept = [s - d for s, d in zip(self._seg, counts_host[:n_layers])]
