@@ -32,7 +32,7 @@ from typing import Literal, Sequence
 import torch
 
 from .models import SparseLayer
-from .rng import RNG_MODES, draw, make_generator
+from .rng import RNG_MODES, draw, make_generator, to_device
 
 __all__ = ["nearest_dormant", "Rewirer", "RewireStats", "STRATEGIES", "METRICS"]
 
@@ -359,12 +359,6 @@ def _concat_take(a: torch.Tensor, b: torch.Tensor, order: torch.Tensor) -> torch
     return torch.where(order < na, a[order.clamp(max=na - 1)], b[(order - na).clamp(min=0)])
 
 
-def _host_to(values: list[int], device: torch.device) -> torch.Tensor:
-    """A small int64 tensor on ``device`` from host values, without waiting for the device."""
-    pinned = device.type == "cuda"
-    return torch.tensor(values, pin_memory=pinned).to(device, non_blocking=pinned)
-
-
 def _true_positions(mask: torch.Tensor) -> torch.Tensor:
     """Flat positions of True in a 1-D bool mask that is almost all False.
 
@@ -485,7 +479,7 @@ class Rewirer:
     def _set_conn(self, conn: torch.Tensor, seg: list[int]) -> None:
         """The connection list, its per-layer segment lengths and their bounds in the list."""
         self._conn, self._seg = conn, seg
-        self._seg_bounds = _host_to([0, *itertools.accumulate(seg)], self.device)
+        self._seg_bounds = to_device(torch.tensor([0, *itertools.accumulate(seg)]), self.device)
 
     def canonicalize(self) -> None:
         """Recompute the connection list from theta, in sorted order; sort the watch list.

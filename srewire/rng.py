@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["RNG_MODES", "make_generator", "draw"]
+__all__ = ["RNG_MODES", "make_generator", "draw", "to_device"]
 
 RNG_MODES: tuple[str, ...] = ("host", "device")
 
@@ -39,6 +39,15 @@ def draw(fn: Callable[..., torch.Tensor], *args, generator: torch.Generator | No
     source = generator.device if generator is not None else device
     if source == device or (source.type == device.type == "cuda" and device.index is None):
         return fn(*args, generator=generator, device=device, **kwargs)
-    pinned = device.type == "cuda" and source.type == "cpu"
-    out = fn(*args, generator=generator, device=source, pin_memory=pinned, **kwargs)
-    return out.to(device, non_blocking=pinned)
+    pinned = device.type == "cuda" and source.type == "cpu"  # drawn straight into pinned memory
+    return to_device(fn(*args, generator=generator, device=source, pin_memory=pinned, **kwargs),
+                     device)
+
+
+def to_device(t: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """``t`` on ``device``; a host tensor goes to a GPU through pinned memory (``pin_memory``
+    returns an already pinned tensor as it is) without making the host wait for the device."""
+    device = torch.device(device)
+    if t.device.type == "cpu" and device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
