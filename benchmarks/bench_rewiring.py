@@ -6,7 +6,10 @@ that machine noise hits every variant alike):
 * the natural training step (forward + backward + optimiser + rewiring) of sparse VGG11 at
   batch 128 for each strategy, at sparsity 0.99 and 0.95, and the rewiring alone;
 * ratios: rewiring / step, structured / random, masked-sparse step / dense PyTorch step;
-* the time of ``nearest_dormant`` against layer size at fixed density (should stay flat).
+* the time of ``nearest_dormant`` against layer size at fixed density (should stay flat);
+* on a CPU, what the NumPy array helpers of :mod:`srewire.rewiring` save: the structured
+  step once more with torch operations only (``NUMPY_ON_CPU = False``; it must end with the
+  same connectivity), and each helper against its torch equivalent at a step's sizes.
 
     python benchmarks/bench_rewiring.py [--data DIR] [--warmup 15] [--steps 15]
 
@@ -22,6 +25,8 @@ import time
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+import srewire.rewiring as rewiring
 
 from srewire.data import DataError, batches, load_data
 from srewire.models import VGG11, VGG11_CONFIG, sparse_layers
@@ -59,15 +64,20 @@ def batch_stream(data_root: str | None):
             yield torch.rand(128, 3, 32, 32, generator=g), torch.randint(0, 10, (128,), generator=g)
 
 
+TORCH_ONLY = "structured, torch ops"  # the structured step with NUMPY_ON_CPU = False
+
+
 class Variant:
     def __init__(self, name: str, sparsity: float | None):
         self.name = name
+        strategy = "structured" if name == TORCH_ONLY else name
         if sparsity is None:
             self.model, self.rewirer = dense_vgg11(), None
         else:
             self.model = VGG11(1 - sparsity, seed=0)
-            self.rewirer = (Rewirer(sparse_layers(self.model), 1 - sparsity, strategy=name,
-                                    crossing="track", seed=0) if name in STRATEGIES else None)
+            self.rewirer = (Rewirer(sparse_layers(self.model), 1 - sparsity, strategy=strategy,
+                                    crossing="track", seed=0)
+                            if strategy in STRATEGIES else None)
         self.opt = SGDW(self.model.parameters(), lr=0.1, weight_decay=5e-4)
         self.step_times: list[float] = []
         self.rewire_times: list[float] = []
@@ -80,7 +90,11 @@ class Variant:
         self.opt.step()
         t1 = time.perf_counter()
         if self.rewirer is not None:
-            self.rewirer.step(0.1, self.opt)
+            rewiring.NUMPY_ON_CPU = self.name != TORCH_ONLY
+            try:
+                self.rewirer.step(0.1, self.opt)
+            finally:
+                rewiring.NUMPY_ON_CPU = True
         t2 = time.perf_counter()
         if record:
             self.step_times.append(t2 - t0)
@@ -97,6 +111,8 @@ class Variant:
 
 def bench_training(sparsity: float, stream, warmup: int, steps: int) -> None:
     variants = [Variant(s, sparsity) for s in STRATEGIES]
+    if next(variants[0].model.parameters()).device.type == "cpu":
+        variants.append(Variant(TORCH_ONLY, sparsity))
     variants += [Variant("masked, no rewiring", sparsity), Variant("dense PyTorch", None)]
     for v in variants:
         v.model.train()
@@ -116,6 +132,11 @@ def bench_training(sparsity: float, stream, warmup: int, steps: int) -> None:
     for s in ("structured", "weight_based"):
         print(f"{s}/random: step {by[s].step_ms / rnd.step_ms:.3f}x, "
               f"rewiring alone {by[s].rewire_ms / rnd.rewire_ms:.2f}x")
+    if TORCH_ONLY in by:
+        same = torch.equal(by[TORCH_ONLY].rewirer.flat > 0, by["structured"].rewirer.flat > 0)
+        print(f"structured rewiring with torch operations only / with the NumPy helpers: "
+              f"{by[TORCH_ONLY].rewire_ms / by['structured'].rewire_ms:.2f}x "
+              f"(same connectivity: {same})")
     dense = by["dense PyTorch"].step_ms
     print(f"masked-sparse step (no rewiring) / dense step: "
           f"{by['masked, no rewiring'].step_ms / dense:.3f}x; "
@@ -140,6 +161,36 @@ def bench_nearest_dormant(density: float = 0.05, n_sources: int = 200, reps: int
         print(f"  shape {str(shape):22s} size {n:>10,d}: {1e3 * statistics.median(times):7.2f} ms")
 
 
+def _median_ms(fn, reps: int = 30) -> float:
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1e3 * statistics.median(times)
+
+
+def bench_helpers() -> None:
+    """Each NumPy helper against the torch operation it replaces on a CPU, at the sizes of a
+    VGG11 step at sparsity 0.95 (490 k connections, 16 k revivals)."""
+    g = torch.Generator().manual_seed(0)
+    ints = torch.randint(0, 9_810_112, (16_000,), generator=g)
+    conn = torch.randint(0, 9_810_112, (490_000,), generator=g)
+    alive = torch.rand(490_000, generator=g) > 0.03
+    cases = [
+        ("sort 16 k integers", lambda: rewiring._sorted(ints), lambda: ints.sort().values),
+        ("unique 16 k integers", lambda: rewiring._unique(ints), lambda: torch.unique(ints)),
+        ("positions of 3 % True in 490 k", lambda: rewiring._true_positions(~alive),
+         lambda: (~alive).nonzero().squeeze(1)),
+        ("keep 97 % of 490 k", lambda: rewiring._compress(conn, alive), lambda: conn[alive]),
+    ]
+    print("\nNumPy helpers on a CPU (median of 30 calls; torch / NumPy)")
+    for name, ours, theirs in cases:
+        assert torch.equal(ours(), theirs())
+        a, b = _median_ms(ours), _median_ms(theirs)
+        print(f"  {name:32s} NumPy {a:6.3f} ms  torch {b:6.3f} ms  {b / a:5.2f}x")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=None)
@@ -152,6 +203,7 @@ def main() -> None:
     for s in args.sparsity:
         bench_training(s, stream, args.warmup, args.steps)
     bench_nearest_dormant()
+    bench_helpers()
 
 
 if __name__ == "__main__":

@@ -80,9 +80,12 @@ def _hash32(x: torch.Tensor) -> torch.Tensor:
     """A bijective 32-bit integer mix in int64 arithmetic (no overflow)."""
     mask = 0xFFFFFFFF
     x = x & mask
-    x = (((x >> 16) ^ x) * 0x45D9F3B) & mask
-    x = (((x >> 16) ^ x) * 0x45D9F3B) & mask
-    return (x >> 16) ^ x
+    for _ in range(2):  # in place: this runs on (sources x offsets) arrays
+        x ^= x >> 16
+        x *= 0x45D9F3B
+        x &= mask
+    x ^= x >> 16
+    return x
 
 
 def _tie_keys(cells: torch.Tensor, salt: torch.Tensor | None) -> torch.Tensor:
@@ -128,8 +131,8 @@ class _Claims:
         cells, owner = key >> bits, key & ((1 << bits) - 1)
         first = torch.ones_like(cells, dtype=torch.bool)
         first[1:] = cells[1:] != cells[:-1]
-        self.cells, self.owner, self.none = cells[first], owner[first], claims.numel()
-        self.later = _sorted(owner[~first])
+        self.cells, self.owner = _compress(cells, first), _compress(owner, first)
+        self.none, self.later = claims.numel(), _sorted(_compress(owner, ~first))
 
     def owner_of(self, cells: torch.Tensor) -> torch.Tensor:
         """Smallest position claiming each cell, or the number of sources if unclaimed."""
@@ -163,6 +166,8 @@ class _Space:
         self.strides = torch.tensor([[math.prod(s[i + 1:]) for i in range(ndim)] for s in padded],
                                     device=device).view(len(padded), ndim)
         self.base = torch.tensor(self.bases, device=device)
+        self.upper = self.dims - 1                                  # largest coordinate
+        self.unit = torch.cat([-self.strides, self.strides], 1)     # flat steps -e_d, +e_d
         # per group: (bound, offsets (W, D), squared norms (W,), flat offsets per layer (L, W))
         self.groups = [(bound, off, (off * off).sum(1),
                         (self.strides[:, None, :] * off[None]).sum(-1))  # no integer matmul
@@ -190,10 +195,9 @@ def _unit_search(space: _Space, values: torch.Tensor, src: torch.Tensor, lid: to
     cell is meaningless where found is False. Same result as the general group loop, with
     bounds tested per axis instead of per offset and coordinate.
     """
-    strides = space.strides.index_select(0, lid)
-    ok = torch.cat([coords > 0, coords < space.dims.index_select(0, lid) - 1], 1)  # -e_d, +e_d
-    cell = torch.where(ok, src[:, None] + torch.cat([-strides, strides], 1), src[:, None])
-    ok &= _is_free(values, cell)
+    ok = torch.cat([coords > 0, coords < space.upper.index_select(0, lid)], 1)  # -e_d, +e_d
+    cell = (src[:, None] + space.unit.index_select(0, lid)).clamp_(0, values.numel() - 1)
+    ok &= _is_free(values, cell)  # the clamp only keeps the lookup in range; ok masks it
     if claims is not None:
         ok &= claims.owner_of(cell) >= pos[:, None]
     key = torch.where(ok, _tie_keys(cell, None if salt is None else salt[:, None]), _BIG)
@@ -378,28 +382,9 @@ def _sample_distinct(pool: int, n: int, generator: torch.Generator | None,
             cand = draw(torch.randint, 0, pool, (draws,), generator=generator, device=device)
             if theta is not None:
                 cand = _compress(cand, ~(theta.index_select(0, cand) > 0))  # NaN: dormant
-            found = _unique(torch.cat([found, cand]))
+            found = _unique(torch.cat([found, cand]) if found.numel() else cand)
     return found.index_select(
         0, draw(torch.randperm, found.numel(), generator=generator, device=device)[:n])
-
-
-def _sorted(x: torch.Tensor) -> torch.Tensor:
-    """The values of a 1-D tensor in ascending order.
-
-    On a CPU this is NumPy's sort: for the 10^3 to 10^5 integers sorted here it is about ten
-    times faster than ``torch.sort`` (``benchmarks/bench_rewiring.py``); the values are the same.
-    """
-    if x.device.type == "cpu":
-        return torch.from_numpy(np.sort(x.numpy()))
-    return x.sort().values
-
-
-def _unique(x: torch.Tensor) -> torch.Tensor:
-    """The distinct values of a 1-D tensor, ascending (``torch.unique``, faster on a CPU)."""
-    s = _sorted(x)
-    keep = torch.ones_like(s, dtype=torch.bool)
-    keep[1:] = s[1:] != s[:-1]
-    return _compress(s, keep)
 
 
 def _concat_take(a: torch.Tensor, b: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
@@ -412,18 +397,47 @@ def _concat_take(a: torch.Tensor, b: torch.Tensor, order: torch.Tensor) -> torch
     return torch.where(order < na, a[order.clamp(max=na - 1)], b[(order - na).clamp(min=0)])
 
 
+# --------------------------------------------------------------------------------------------
+# Array helpers: NumPy on a CPU, torch elsewhere
+# --------------------------------------------------------------------------------------------
+# The rewiring step sorts, filters and compacts arrays of 10^3 to 10^6 integers. On a CPU,
+# NumPy does these several times faster than torch (benchmarks/bench_rewiring.py prints the
+# ratios), with the same results; on a GPU the torch operations run where the data is.
+# Setting NUMPY_ON_CPU to False runs the torch operations on a CPU too (the tests use this
+# to check the GPU code path against the CPU one).
+
+NUMPY_ON_CPU = True
+
+
+def _numpy(x: torch.Tensor) -> bool:
+    return NUMPY_ON_CPU and x.device.type == "cpu"
+
+
+def _sorted(x: torch.Tensor) -> torch.Tensor:
+    """The values of a 1-D tensor in ascending order."""
+    return torch.from_numpy(np.sort(x.numpy())) if _numpy(x) else x.sort().values
+
+
+def _unique(x: torch.Tensor) -> torch.Tensor:
+    """The distinct values of a 1-D tensor, ascending (``torch.unique``)."""
+    if not _numpy(x):
+        return torch.unique(x)
+    a = np.sort(x.numpy())
+    keep = np.ones(a.size, dtype=bool)
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return torch.from_numpy(a[keep])
+
+
 def _true_positions(mask: torch.Tensor) -> torch.Tensor:
-    """Flat positions of True in a 1-D bool mask, ascending (NumPy's on a CPU: faster)."""
-    if mask.device.type == "cpu":
+    """Flat positions of True in a 1-D bool mask, ascending."""
+    if _numpy(mask):
         return torch.from_numpy(np.flatnonzero(mask.numpy()))
     return mask.nonzero().squeeze(1)
 
 
 def _compress(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``x[mask]`` for 1-D tensors (NumPy's on a CPU: faster)."""
-    if x.device.type == "cpu":
-        return torch.from_numpy(np.compress(mask.numpy(), x.numpy()))
-    return x[mask]
+    """``x[mask]`` for 1-D tensors."""
+    return torch.from_numpy(np.compress(mask.numpy(), x.numpy())) if _numpy(x) else x[mask]
 
 
 # --------------------------------------------------------------------------------------------

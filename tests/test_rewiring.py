@@ -369,17 +369,19 @@ GOLDEN = {"random": "15c2e706fdac3175", "structured": "0c63eb0790523122",
 GOLDEN_TORCH = "2.14"  # the torch version that produced the committed results
 
 
-def fingerprint(strategy: str, device: str = "cpu") -> str:
-    """Connectivity after 200 steps of a random walk with rewiring, hashed."""
+def fingerprint(strategy: str, device: str = "cpu", big: bool = False) -> str:
+    """Connectivity after 200 steps of a random walk with rewiring, hashed (``big``: larger
+    layers at 5 % connectivity for 30 steps, which draw revivals from random candidates)."""
     import hashlib
 
     g = torch.Generator().manual_seed(0)
-    layers = [SparseConv2d(8, 16), SparseLinear(64, 32)]
+    layers = ([SparseConv2d(128, 128), SparseLinear(512, 256)] if big else
+              [SparseConv2d(8, 16), SparseLinear(64, 32)])
     for layer in layers:
         layer.reset_sparse(0.05, g)
         layer.to(device)
-    rewirer = Rewirer(layers, 0.1, strategy=strategy, seed=0)
-    for _ in range(200):
+    rewirer = Rewirer(layers, 0.05 if big else 0.1, strategy=strategy, seed=0)
+    for _ in range(30 if big else 200):
         with torch.no_grad():
             for layer in layers:
                 t = layer.theta.detach()
@@ -409,3 +411,20 @@ def test_cuda_repeats_the_cpu_fingerprint(strategy):
     """With host randomness (the default) a GPU makes the CPU's random choices; elementwise
     float32 arithmetic is exact on both, so the connectivity is bit for bit the CPU's."""
     assert fingerprint(strategy, device="cuda") == fingerprint(strategy)
+
+
+@pytest.mark.parametrize("strategy", sorted(GOLDEN))
+def test_torch_operations_make_the_numpy_choices(strategy, monkeypatch):
+    """On a CPU the step sorts, filters and compacts with NumPy; on a GPU with torch. Forcing
+    the torch operations on the CPU must give the same connectivity, bit for bit."""
+    calls = []
+    for name in ("_unique", "_sorted", "_compress", "_true_positions"):
+        helper = getattr(rewiring, name)
+        monkeypatch.setattr(rewiring, name,
+                            lambda *a, _h=helper, _n=name: calls.append(_n) or _h(*a))
+    with_numpy = fingerprint(strategy, big=True)
+    exercised = {"_sorted", "_compress", "_true_positions"} | \
+        ({"_unique"} if strategy != "weight_based" else set())  # random candidates
+    assert exercised <= set(calls)
+    monkeypatch.setattr(rewiring, "NUMPY_ON_CPU", False)
+    assert fingerprint(strategy, big=True) == with_numpy
