@@ -217,7 +217,6 @@ def _search(space: _Space, values: torch.Tensor, metric: str, src: torch.Tensor,
     Sources still open after the last group use the exact search.
     """
     k, dev = src.numel(), src.device
-    dims = space.dims[lid]
     groups = space.groups
     if metric == "euclidean":  # squared norm 1 on its own: it settles almost every source
         best_cell, found = _unit_search(space, values, src, lid, coords, pos, salt, claims)
@@ -228,6 +227,7 @@ def _search(space: _Space, values: torch.Tensor, metric: str, src: torch.Tensor,
     else:
         best_cell = torch.full((k,), -1, dtype=torch.long, device=dev)
         active = torch.arange(k, device=dev)
+    dims = space.dims.index_select(0, lid)
     best_d = torch.full((k,), _BIG, dtype=torch.long, device=dev)
     best_key = torch.full((k,), _BIG, dtype=torch.long, device=dev)
     for bound, off, off_sq, off_flat in groups:
