@@ -431,7 +431,7 @@ def _unique(x: torch.Tensor) -> torch.Tensor:
 def _true_positions(mask: torch.Tensor) -> torch.Tensor:
     """Flat positions of True in a 1-D bool mask, ascending."""
     if _numpy(mask):
-        return torch.from_numpy(np.flatnonzero(mask.numpy()))
+        return torch.from_numpy(np.flatnonzero(mask.numpy()).astype(np.int64, copy=False))
     return mask.nonzero().squeeze(1)
 
 
