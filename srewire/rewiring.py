@@ -626,8 +626,8 @@ class Rewirer:
         counts = [k + c for k, c in zip(kept, n_cross)]
         dormant = [size - c for size, c in zip(self.sizes, counts)]
         revive = self._split(max(0, self.budget - sum(counts)), dormant)
-        targets = self._choose(revive, survivors, crossed, noisy, alive, dormant).split(revive)
-        revived = torch.cat(targets)
+        revived = self._choose(revive, survivors, crossed, noisy, alive, dormant)
+        targets = revived.split(revive)
         flat.index_fill_(0, revived, self.epsilon)
         if self.reset_momentum and optimizer is not None:
             for layer, base, t in zip(self.layers, self.bases, targets):
