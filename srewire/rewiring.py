@@ -302,14 +302,20 @@ def _claim(space: _Space, values: torch.Tensor, sources: torch.Tensor, lid: torc
             if tie_break == "random" else None)
     cache: dict = {}
     claims = _search(space, values, metric, sources, lid, coords, pos, salt, None, cache)
-    while True:
-        held = _Claims(claims)
+    held = _Claims(claims)
+    while held.later.numel():
         moved = held.later
-        if moved.numel() == 0:
-            return claims
-        claims[moved] = _search(space, values, metric, sources[moved], lid[moved],
-                                coords[moved], moved, None if salt is None else salt[moved],
-                                held, cache)
+        new = _search(space, values, metric, sources[moved], lid[moved], coords[moved], moved,
+                      None if salt is None else salt[moved], held, cache)
+        claims[moved] = new
+        # The claims held before are distinct, so a conflict now involves a new cell: one
+        # that a held claim has too, or that two moved sources took. Usually there is none,
+        # and the full recount is skipped.
+        if bool((held.owner_of(new) < held.none).any()) or _unique(new).numel() < new.numel():
+            held = _Claims(claims)
+        else:
+            break
+    return claims
 
 
 def nearest_dormant(connected: torch.Tensor, sources: torch.Tensor, *,
