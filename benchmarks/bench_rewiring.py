@@ -4,7 +4,8 @@ Prints, measured in one run on this machine (times are medians over interleaved 
 that machine noise hits every variant alike):
 
 * the natural training step (forward + backward + optimiser + rewiring) of sparse VGG11 at
-  batch 128 for each strategy, at sparsity 0.99 and 0.95, and the rewiring alone;
+  batch 128 for each strategy, at sparsity 0.99 and 0.95, the rewiring alone, and within it
+  the noise phase that every strategy shares (``Rewirer._add_noise``);
 * ratios: rewiring / step, structured / random, masked-sparse step / dense PyTorch step;
 * the time of ``nearest_dormant`` against layer size at fixed density (should stay flat);
 * on a CPU, what the NumPy array helpers of :mod:`srewire.rewiring` save: the structured
@@ -81,6 +82,17 @@ class Variant:
         self.opt = SGDW(self.model.parameters(), lr=0.1, weight_decay=5e-4)
         self.step_times: list[float] = []
         self.rewire_times: list[float] = []
+        self.noise_times: list[float] = []
+        self._noise_time = 0.0
+        if self.rewirer is not None:  # time the strategy-independent noise phase on its own
+            add_noise = self.rewirer._add_noise
+
+            def timed_noise(lr: float):
+                t = time.perf_counter()
+                out = add_noise(lr)
+                self._noise_time = time.perf_counter() - t
+                return out
+            self.rewirer._add_noise = timed_noise
 
     def step(self, x, y, record: bool) -> None:
         t0 = time.perf_counter()
@@ -99,6 +111,7 @@ class Variant:
         if record:
             self.step_times.append(t2 - t0)
             self.rewire_times.append(t2 - t1)
+            self.noise_times.append(self._noise_time)
 
     @property
     def step_ms(self) -> float:
@@ -107,6 +120,10 @@ class Variant:
     @property
     def rewire_ms(self) -> float:
         return 1e3 * statistics.median(self.rewire_times)
+
+    @property
+    def noise_ms(self) -> float:
+        return 1e3 * statistics.median(self.noise_times)
 
 
 def bench_training(sparsity: float, stream, warmup: int, steps: int) -> None:
@@ -123,11 +140,14 @@ def bench_training(sparsity: float, stream, warmup: int, steps: int) -> None:
     by = {v.name: v for v in variants}
     print(f"\nsparsity {sparsity} (batch 128, {steps} timed steps after {warmup} warm-up, "
           f"medians)")
-    print(f"{'variant':22s} {'step ms':>9s} {'rewire ms':>10s} {'rewire/step':>12s}")
+    print(f"{'variant':22s} {'step ms':>9s} {'rewire ms':>10s} {'rewire/step':>12s} "
+          f"{'noise ms':>9s} {'noise/step':>11s}")
     for v in variants:
-        share = f"{100 * v.rewire_ms / v.step_ms:11.2f}%" if v.rewirer else ""
-        rw = f"{v.rewire_ms:10.2f}" if v.rewirer else ""
-        print(f"{v.name:22s} {v.step_ms:9.1f} {rw:>10s} {share:>12s}")
+        cols = (f"{v.rewire_ms:10.2f} {100 * v.rewire_ms / v.step_ms:11.2f}% "
+                f"{v.noise_ms:9.2f} {100 * v.noise_ms / v.step_ms:10.2f}%") if v.rewirer else ""
+        print(f"{v.name:22s} {v.step_ms:9.1f} {cols}")
+    print("(noise: the Langevin noise on every connection, gather + draw + put, which every "
+          "strategy runs; it is part of 'rewire')")
     rnd = by["random"]
     for s in ("structured", "weight_based"):
         print(f"{s}/random: step {by[s].step_ms / rnd.step_ms:.3f}x, "

@@ -148,6 +148,7 @@ def _groups_on(ndim: int, device: torch.device) -> list[tuple[int, torch.Tensor]
             for g, (_, _, off) in enumerate(groups)]
 
 
+
 class _Space:
     """One or more tensors laid out back to back in one flat index space.
 
@@ -168,9 +169,11 @@ class _Space:
         self.base = torch.tensor(self.bases, device=device)
         self.upper = self.dims - 1                                  # largest coordinate
         self.unit = torch.cat([-self.strides, self.strides], 1)     # flat steps -e_d, +e_d
-        # per group: (bound, offsets (W, D), squared norms (W,), flat offsets per layer (L, W))
+        # per group: (bound, offsets (W, D), squared norms (W,), flat offsets per layer (L, W),
+        # offsets per axis (D, W))
         self.groups = [(bound, off, (off * off).sum(1),
-                        (self.strides[:, None, :] * off[None]).sum(-1))  # no integer matmul
+                        (self.strides[:, None, :] * off[None]).sum(-1),  # no integer matmul
+                        off.T.contiguous())
                        for bound, off in _groups_on(ndim, torch.device(device))]
 
     def coords(self, cells: torch.Tensor, lid: torch.Tensor) -> torch.Tensor:
@@ -227,19 +230,22 @@ def _search(space: _Space, values: torch.Tensor, metric: str, src: torch.Tensor,
     else:
         best_cell = torch.full((k,), -1, dtype=torch.long, device=dev)
         active = torch.arange(k, device=dev)
-    dims = space.dims.index_select(0, lid)
+    upper = space.upper.index_select(0, lid)
     best_d = torch.full((k,), _BIG, dtype=torch.long, device=dev)
     best_key = torch.full((k,), _BIG, dtype=torch.long, device=dev)
-    for bound, off, off_sq, off_flat in groups:
+    for bound, off, off_sq, off_flat, off_axes in groups:
         p = coords[active]
-        q = p[:, None, :] + off
-        ok = ((q >= 0) & (q < dims[active, None, :])).all(-1)
+        # in bounds, axis by axis: -p <= offset <= upper - p (no (sources x W x D) array)
+        below, above = -p, upper[active] - p
+        ok = (off_axes[0] >= below[:, :1]) & (off_axes[0] <= above[:, :1])
+        for d in range(1, p.shape[1]):
+            ok &= (off_axes[d] >= below[:, d:d + 1]) & (off_axes[d] <= above[:, d:d + 1])
         cell = torch.where(ok, src[active, None] + off_flat[lid[active]], 0)
         ok &= _is_free(values, cell)
         if claims is not None:
             ok &= claims.owner_of(cell) >= pos[active, None]
         dist = off_sq.expand_as(cell) if metric == "euclidean" else \
-            _distance(p[:, None, :], q, metric)
+            _distance(p[:, None, :], p[:, None, :] + off, metric)
         s = None if salt is None else salt[active, None]
         col, d, key = _pick(dist, _tie_keys(cell, s), ok)
         bd, bk = best_d[active], best_key[active]
@@ -598,16 +604,9 @@ class Rewirer:
         All counts the split needs come back from the device in one read.
         """
         self._check_views()
-        flat, conn, dev = self.flat, self._conn, self.device
+        flat, conn = self.flat, self._conn
         redied = (flat.take(self._last_revived) <= 0).sum()  # before the noise, as the stats say
-        values = flat.index_select(0, conn)
-        scale = lr * self.noise_std
-        if scale > 0:  # Langevin noise on the coordinates connected before the step
-            noisy = draw(torch.randn, conn.numel(), generator=self.generator, device=dev)
-            noisy.mul_(scale).add_(values)
-            flat.put_(conn, noisy)
-        else:
-            noisy = values
+        values, noisy = self._add_noise(lr)
         alive = noisy > 0
         dead = _true_positions(~alive)  # positions in conn, sorted; few
         if self.crossing == "scan":
@@ -618,7 +617,7 @@ class Rewirer:
             up = flat.take(self._watch) > 0
             crossed = _sorted(self._watch[up])
             # pushed to <= 0 by the noise: they may come back by themselves, so watch them
-            killed = conn.take(dead[values.take(dead) > 0]) if scale > 0 else self._empty
+            killed = conn.take(dead[values.take(dead) > 0])
             self._watch = torch.cat([self._watch[~up], killed])
         n_dead = torch.diff(torch.searchsorted(dead, self._seg_bounds))
         n_crossed = torch.diff(torch.searchsorted(crossed, self._bounds))
@@ -648,6 +647,22 @@ class Rewirer:
         self.steps += 1
         return RewireStats(connected=sum(counts), died=conn.numel() - sum(kept),
                            revived=sum(revive), revived_then_died=int(counts_host[-1]))
+
+    def _add_noise(self, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Langevin noise ``lr * N(0, noise_std)`` on the connected coordinates, drawn in the
+        order of the connection list. Returns theta on the list before and after the noise.
+
+        This part of a step does not depend on the strategy: it reads and writes theta at
+        every connection (the benchmark times it on its own)."""
+        values = self.flat.index_select(0, self._conn)
+        scale = lr * self.noise_std
+        if scale <= 0:
+            return values, values
+        noisy = draw(torch.randn, self._conn.numel(), generator=self.generator,
+                     device=self.device)
+        noisy.mul_(scale).add_(values)
+        self.flat.put_(self._conn, noisy)
+        return values, noisy
 
     def _split(self, n: int, dormant: list[int]) -> list[int]:
         """Split ``n`` revivals across layers: categorical draw proportional to layer size;
