@@ -428,3 +428,18 @@ def test_torch_operations_make_the_numpy_choices(strategy, monkeypatch):
     assert exercised <= set(calls)
     monkeypatch.setattr(rewiring, "NUMPY_ON_CPU", False)
     assert fingerprint(strategy, big=True) == with_numpy
+
+
+@pytest.mark.parametrize("density", [0.0, 0.03, 0.5, 0.97, 1.0])
+def test_numpy_helpers_equal_torch(density):
+    """Each NumPy helper returns exactly what its torch operation returns, at mask densities
+    that take either branch of ``_compress`` (boolean indexing or np.compress)."""
+    g = torch.Generator().manual_seed(int(density * 100))
+    x = torch.randint(0, 1 << 40, (5000,), generator=g)
+    x[::7] = x[3]  # repeats, for unique
+    mask = torch.rand(5000, generator=g) < density
+    for values in (x, x.float()):
+        assert torch.equal(rewiring._compress(values, mask), values[mask])
+    assert torch.equal(rewiring._true_positions(mask), mask.nonzero().squeeze(1))
+    assert torch.equal(rewiring._sorted(x[mask]), x[mask].sort().values)
+    assert torch.equal(rewiring._unique(x[mask]), torch.unique(x[mask]))
