@@ -148,7 +148,6 @@ def _groups_on(ndim: int, device: torch.device) -> list[tuple[int, torch.Tensor]
             for g, (_, _, off) in enumerate(groups)]
 
 
-
 class _Space:
     """One or more tensors laid out back to back in one flat index space.
 
