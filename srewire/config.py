@@ -28,6 +28,7 @@ PROFILES = ("smoke", "quick", "paper")
 DEFAULT_SEEDS = {"smoke": (0,), "quick": (0, 1), "paper": (0,)}
 OBJECTIVES = ("natural", "trades")
 STRATEGIES = ("random", "structured", "weight_based")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 class ConfigError(ValueError):
@@ -81,6 +82,14 @@ class Config:
     # randomness: host draws every random number on the CPU (a GPU run repeats the CPU run up
     # to floating-point noise); device draws on the training device (no copies)
     rng: str = "host"                   # host | device
+    # arithmetic (Issue 11): autocast precision of the training step, and of the evaluation
+    # attack (fp32 by default: a reduced-precision attack can hide gradients). auto = bf16 where
+    # the device runs it natively, fp16 on other CUDA devices, fp32 elsewhere.
+    precision: str = "auto"             # auto | fp32 | bf16 | fp16
+    eval_precision: str = "fp32"        # auto | fp32 | bf16 | fp16
+    # how the first step's deficit is refilled: with the run's own strategy, or uniformly at
+    # random as the predecessor does
+    initial_fill: str = "strategy"      # strategy | random
 
     @property
     def connectivity(self) -> float:
@@ -96,7 +105,7 @@ _PROFILE_VALUES: dict[str, dict[str, Any]] = {
                   train_attack_steps=2, pgd_steps=5, pgd_restarts=2, n_robust=64,
                   eval_batch_size=128),
     "quick": dict(n_train=8_192, n_test=2_000, epochs=5, pgd_steps=20, pgd_restarts=2,
-                  n_robust=500),
+                  n_robust=500, precision="fp32"),
     "paper": dict(),
 }
 # TRADES runs of the quick profile train on fewer images (a TRADES-10 step costs about seven
@@ -108,7 +117,11 @@ _CHOICES = {
     "head": ("predecessor", "classic"), "augmentation": ("shift", "crop", "none"),
     "metric": ("euclidean", "eq3"), "tie_break": ("random", "lowest"),
     "checkpoint": ("final", "best_clean"), "rng": ("host", "device"),
+    "precision": PRECISIONS, "eval_precision": PRECISIONS,
+    "initial_fill": ("strategy", "random"),
 }
+# Values that a result.json written before a parameter existed implicitly used.
+_LEGACY = {"precision": "fp32", "eval_precision": "fp32", "initial_fill": "strategy"}
 
 
 def validate(cfg: Config) -> Config:
@@ -153,4 +166,5 @@ def make_config(profile: str = "quick", objective: str = "natural", sparsity: fl
 def from_dict(values: dict[str, Any]) -> Config:
     """Rebuild a Config from ``Config.to_dict()`` output (e.g. a result.json)."""
     known = {f.name for f in dataclasses.fields(Config)}
+    values = {**_LEGACY, **values}
     return validate(Config(**{k: v for k, v in values.items() if k in known}))
