@@ -33,12 +33,17 @@
 # rewiring strategies, and the share of zero fibres is recorded after every epoch.
 
 # %% tags=["hide-output", "nbval-skip"]
-# Colab setup: installs srewire and Foolbox on Google Colab; does nothing anywhere else.
+# Colab setup: on Google Colab, installs srewire and fetches the results this page
+# reads (srewire/colab.py says how); does nothing anywhere else.
+import os
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q --no-deps "srewire @ git+https://github.com/srewire/srewire@main"
-    # %pip install -q foolbox==3.3.4 eagerpy==0.30.0
+    SREWIRE_REPO = os.environ.get("SREWIRE_REPO", "https://github.com/srewire/srewire")
+    # %pip install -q --no-deps "srewire @ git+{SREWIRE_REPO}"
+    from srewire.colab import setup
+
+    setup()
 
 # %% tags=["parameters", "remove-input"]
 profile = "quick"  # "smoke" | "quick" | "paper"
