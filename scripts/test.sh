@@ -5,6 +5,8 @@
 #   nbval      the committed notebooks re-executed, outputs compared (tests/nbval_sanitize.cfg)
 #   smoke      every notebook executed under papermill with profile=smoke, on a fresh smoke
 #              grid in _build/test/ (data: $SREWIRE_DATA if set, else a synthetic stand-in)
+#   colab      one notebook opened alone as on Colab (tests/colab/README.md): it installs
+#              srewire and fetches the results from this clone, trains nothing, shows figures
 #   book       the book built from the committed notebooks, warnings as errors
 #   browser    every page of that book opened in headless Chromium (images, links, JS errors)
 # Every stage runs even when an earlier one failed (except those that need its output); a
@@ -80,6 +82,38 @@ browser() {
     "$PY" tools/book.py check-html --html "$T/site/_build/html"
 }
 
+# colab: notebooks/$COLAB_NOTEBOOK.ipynb (default 01_introduction) copied alone into an empty
+# folder and executed under papermill as Colab would run it: the stand-in google.colab of
+# tests/colab is imported at kernel start, SREWIRE_REPO points at this clone (committed state,
+# as a file:// URL), so its setup cell pip-installs srewire from here (no index, no build
+# isolation: offline, into a folder of its own, never into .venv) and fetches results/ and
+# book/data/ from here. SREWIRE_NO_TRAINING turns any training into an error.
+colab() {
+    local name=${COLAB_NOTEBOOK:-01_introduction} root work status
+    root=$(pwd -P)
+    [ -f "notebooks/$name.ipynb" ] || { echo "colab: no notebooks/$name.ipynb"; return 1; }
+    work=$(mktemp -d) || return 1
+    mkdir -p "$work/alone" "$work/site-packages" "$T/colab"
+    cp "notebooks/$name.ipynb" "$work/alone/"
+    (
+        cd "$work/alone" \
+            && env PYTHONPATH="$root/tests/colab:$work/site-packages" \
+                SREWIRE_REPO="file://$root" SREWIRE_CACHE="$work/cache" SREWIRE_NO_TRAINING=1 \
+                PIP_TARGET="$work/site-packages" PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0 \
+                PIP_DISABLE_PIP_VERSION_CHECK=1 JUPYTER_PREFER_ENV_PATH=1 \
+                "$root/$PY" -m papermill --no-progress-bar "$name.ipynb" "$root/$T/colab/$name.ipynb"
+    )
+    status=$?
+    if [ "$status" = 0 ]; then
+        "$PY" tools/colab_check.py --executed "$T/colab/$name.ipynb" \
+            --committed "notebooks/$name.ipynb" --site-packages "$work/site-packages" \
+            --clone "$work/cache/repo"
+        status=$?
+    fi
+    rm -rf "$work"
+    return "$status"
+}
+
 have_browser() {
     { command -v chromium || [ -x /usr/bin/chromium ]; } >/dev/null 2>&1 \
         && { command -v chromedriver || [ -x /usr/bin/chromedriver ]; } >/dev/null 2>&1
@@ -92,6 +126,7 @@ if run_stage setup bash scripts/setup.sh; then
     run_stage "unit tests" unit_tests
     run_stage "nbval (committed notebooks)" nbval
     run_stage "notebooks, profile smoke" smoke
+    run_stage "colab (one notebook alone)" colab
     if run_stage "book (committed notebooks)" book; then
         run_stage "browser check" browser
         if [ "${verdicts[${#verdicts[@]} - 1]}" = PASS ] && ! have_browser; then
@@ -102,7 +137,7 @@ if run_stage setup bash scripts/setup.sh; then
     fi
 else
     for stage in "unit tests" "nbval (committed notebooks)" "notebooks, profile smoke" \
-                 "book (committed notebooks)" "browser check"; do
+                 "colab (one notebook alone)" "book (committed notebooks)" "browser check"; do
         skip_stage "$stage" "setup failed"
     done
 fi
