@@ -23,8 +23,8 @@ from typing import Any
 __all__ = ["Config", "PROFILES", "OBJECTIVES", "DEFAULT_SEEDS", "make_config", "ConfigError"]
 
 PROFILES = ("smoke", "quick", "paper")
-# Seeds of the thesis grid that the book aggregates, per profile (the quick results for these
-# seeds are committed; paper is one network per cell, like the thesis).
+#: Seeds of the thesis grid that the book aggregates, per profile (the quick results for these
+#: seeds are committed; paper is one network per cell, like the thesis).
 DEFAULT_SEEDS = {"smoke": (0,), "quick": (0, 1), "paper": (0,)}
 OBJECTIVES = ("natural", "trades")
 STRATEGIES = ("random", "structured", "weight_based")

@@ -8,7 +8,7 @@ Every sparse weight is ``W = sign * relu(theta)`` (Thesis §2.2.2; Özdenizci & 
 * ``sign`` is drawn once (+1/-1 with equal probability) and never changes.
 * ``relu`` gives exactly zero gradient to dormant coordinates, including ``theta == 0``.
 
-``theta`` starts as |He-normal| computed with the *dense* fan-in (Keras ``he_normal``: normal
+``theta`` starts as ``|He-normal|`` computed with the *dense* fan-in (Keras ``he_normal``: normal
 truncated at two standard deviations) under a random mask with exactly ``int(density * size)``
 ones. Biases and BatchNorm stay dense and do not count towards the connection budget.
 """
@@ -69,7 +69,7 @@ class SparseLayer(nn.Module):
 
     @torch.no_grad()
     def reset_sparse(self, density: float, generator: torch.Generator | None = None) -> None:
-        """Draw signs and |He-normal| magnitudes, keep exactly ``int(density * size)`` of them."""
+        """Draw signs and ``|He-normal|`` magnitudes; keep exactly ``int(density * size)``."""
         theta, dev = self.theta, self.theta.device
         std = math.sqrt(2.0 / self.fan_in) / _TRUNCATION_CORRECTION
         magnitude = torch.empty(theta.shape)

@@ -337,7 +337,7 @@ def nearest_dormant(connected: torch.Tensor, sources: torch.Tensor, *,
     (``tie_break="lowest"``).
 
     ``metric="euclidean"`` (default) is the Euclidean distance the thesis's text describes;
-    ``metric="eq3"`` is Equation 3 exactly as printed, sum_n |p_n^2 - chi_n^2| (an ablation).
+    ``metric="eq3"`` is Equation 3 exactly as printed, ``sum_n |p_n^2 - chi_n^2|`` (an ablation).
 
     No n x N distance matrix is built: each source searches outward through offsets sorted by
     distance, vectorised over the sources, and only sources whose neighbourhood is full fall

@@ -216,7 +216,8 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
 
     Resumes from ``out/checkpoint.pt`` when present (same config required) and returns the
     existing result when the run has finished, unless ``restart`` is set.
-    Raises :class:`RunError`, :class:`ConfigError` or :class:`DataError` before writing
+    Raises :class:`RunError`, :class:`~srewire.config.ConfigError` or
+    :class:`~srewire.data.DataError` before writing
     anything when an argument is bad.
     """
     cfg = from_dict(config.to_dict()) if isinstance(config, Config) else config
