@@ -30,7 +30,7 @@ import os
 import sys
 
 if "google.colab" in sys.modules:
-    SREWIRE_REPO = os.environ.get("SREWIRE_REPO", "https://github.com/srewire/srewire")
+    SREWIRE_REPO = os.environ.get("SREWIRE_REPO") or "https://github.com/srewire/srewire"
     # %pip install -q --no-deps "srewire @ git+{SREWIRE_REPO}"
     from srewire.colab import setup
 

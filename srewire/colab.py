@@ -79,7 +79,7 @@ def setup_cell(url: str = REPO_URL) -> str:
         "import sys",
         "",
         'if "google.colab" in sys.modules:',
-        f'    SREWIRE_REPO = os.environ.get("{REPO_ENV}", "{url}")',
+        f'    SREWIRE_REPO = os.environ.get("{REPO_ENV}") or "{url}"',
         '    %pip install -q --no-deps "srewire @ git+{SREWIRE_REPO}"',
         "    from srewire.colab import setup",
         "",

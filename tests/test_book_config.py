@@ -1,8 +1,10 @@
 """The book's configuration and the notebook convention (notebooks/README.md).
 
 Fast checks, no notebook is executed: every notebook of _toc.yml exists as .py and .ipynb and
-the two hold the same cells; the parameters and Colab cells follow the convention; no file of
-the repository carries a path of the machine it was made on; Jupyter Book stays below 2.
+the two hold the same cells; the parameters and Colab cells follow the convention, and the
+Colab cell does what it should; the repository URL is srewire.colab.REPO_URL everywhere; the
+navigation, bibliography, API page, CITATION.cff and LICENSE; no file of the repository
+carries a path of the machine it was made on; Jupyter Book stays below 2.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import ast
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,24 +93,179 @@ def test_parameters_cell(name):
     assert not missing, f"notebooks/{name}.py: the parameters cell lacks {missing}"
 
 
+# The tags that keep the Colab setup cell off the rendered page, any one of them.
+HIDING_TAGS = ("remove-cell", "hide-cell", "remove-input", "hide-output")
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_colab_cell_matches_repository(name):
-    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+def test_colab_cell_is_the_package_cell(name):
+    from srewire.colab import REPO_URL, setup_cell
+
+    nb = jupytext.read(ROOT / "notebooks" / f"{name}.py", fmt="py:percent")
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code, f"notebooks/{name}.ipynb has no code cell"
+    assert code, f"notebooks/{name}.py has no code cell"
     first = code[0]
     tags = first.metadata.get("tags", [])
-    assert "hide-output" in tags and "nbval-skip" in tags, \
-        f"notebooks/{name}.ipynb: the first code cell (Colab setup) needs hide-output, nbval-skip"
-    assert "google.colab" in first.source, f"notebooks/{name}.ipynb: no Colab guard"
-    urls = re.findall(r"git\+(\S+?)@[\w.\-/]+\"", first.source)
-    assert urls, f"notebooks/{name}.ipynb: the Colab cell installs no git+URL"
-    expected = _config()["repository"]["url"].rstrip("/")
-    assert all(u.rstrip("/") == expected for u in urls), \
-        f"notebooks/{name}.ipynb: Colab cell installs {urls}, _config.yml says {expected}"
+    assert "nbval-skip" in tags and any(t in tags for t in HIDING_TAGS), \
+        f"notebooks/{name}.py: the first code cell (Colab setup) needs nbval-skip and one of " \
+        f"{HIDING_TAGS}; it has {tags}"
+    assert first.source == setup_cell(REPO_URL), (
+        f"notebooks/{name}.py: the first code cell is not the Colab setup cell of "
+        f"srewire.colab.setup_cell(); run: python tools/colab_cell.py")
     installs = [line for line in first.source.splitlines() if "pip install" in line]
+    assert installs and all("--no-deps" in line for line in installs), \
+        f"notebooks/{name}.py: the Colab cell must pip install with --no-deps"
     assert not any(re.search(r"\btorch(vision)?\b", line) for line in installs), \
-        f"notebooks/{name}.ipynb: the Colab cell must not install torch"
+        f"notebooks/{name}.py: the Colab cell must not install torch"
+
+
+def test_repository_url_in_one_place():
+    from srewire.colab import REPO_URL
+
+    assert _config()["repository"]["url"].rstrip("/") == REPO_URL, \
+        "_config.yml repository.url must equal srewire.colab.REPO_URL"
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert cff["repository-code"] == REPO_URL, \
+        "CITATION.cff repository-code must equal srewire.colab.REPO_URL"
+
+
+def _run_setup_cell(monkeypatch, on_colab: bool, env: str | None) -> tuple[list, list, dict]:
+    """Execute the setup cell as IPython would: magics become run_line_magic calls, whose
+    arguments IPython expands with the cell's variables (DollarFormatter, as var_expand)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    from IPython.utils.text import DollarFormatter
+
+    import srewire.colab
+    from srewire.colab import setup_cell
+
+    magics, setups, ns = [], [], {}
+
+    class Shell:
+        def run_line_magic(self, name, line, _stack_depth=1):
+            magics.append((name, DollarFormatter().vformat(line, [], ns)))
+
+    if env is None:
+        monkeypatch.delenv("SREWIRE_REPO", raising=False)
+    else:
+        monkeypatch.setenv("SREWIRE_REPO", env)
+    if on_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", type(sys)("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(srewire.colab, "setup", lambda *a, **k: setups.append((a, k)))
+    ns["get_ipython"] = Shell
+    code = TransformerManager().transform_cell(setup_cell())
+    exec(compile(code, "<setup cell>", "exec"), ns)
+    return magics, setups, ns
+
+
+def test_colab_cell_does_nothing_outside_colab(monkeypatch):
+    magics, setups, ns = _run_setup_cell(monkeypatch, on_colab=False, env="file:///elsewhere")
+    assert magics == [] and setups == [] and "SREWIRE_REPO" not in ns
+
+
+@pytest.mark.parametrize("env", [None, "", "file:///some/clone", "https://example.org/fork.git"])
+def test_colab_cell_installs_from_srewire_repo(monkeypatch, env):
+    from srewire.colab import REPO_URL
+
+    magics, setups, _ = _run_setup_cell(monkeypatch, on_colab=True, env=env)
+    url = env or REPO_URL
+    assert magics == [("pip", f'install -q --no-deps "srewire @ git+{url}"')]
+    assert setups == [((), {})], "the cell must call srewire.colab.setup() once, after pip"
+
+
+def _page_title(name: str) -> str:
+    if name.startswith("notebooks/"):
+        nb = jupytext.read(ROOT / f"{name}.py", fmt="py:percent")
+        text = next(c.source for c in nb.cells if c.cell_type == "markdown")
+    else:
+        text = (ROOT / f"{name}.md").read_text(encoding="utf-8")
+    return next(line[2:].strip() for line in text.splitlines() if line.startswith("# "))
+
+
+def test_navigation():
+    files = _toc_files()
+    assert files[1] == "notebooks/00_quickstart", "the quickstart must come first in _toc.yml"
+    titles = [_page_title(f) for f in files]
+    assert len(set(titles)) == len(titles), f"pages share a title: {titles}"
+    words = [t.split(":")[0].split()[0].lower() for t in titles if "reproduc" in t.lower()]
+    assert len(words) == len(set(words)), f"the reproduction pages read alike: {titles}"
+    cfg = _config()
+    assert cfg["html"]["home_page_in_navbar"] is False, \
+        "the sidebar's brand already shows the book title; no home link below it"
+    sidebars = cfg["sphinx"]["config"]["html_sidebars"]
+    assert all("search" not in item for items in sidebars.values() for item in items), \
+        "the page header has the search button; the sidebar must not add a second one"
+    assert cfg["sphinx"]["config"]["bibtex_reference_style"] == "author_year"
+    assert cfg["sphinx"]["config"]["bibtex_default_style"] == "author_year"
+    assert set(cfg["sphinx"]["local_extensions"]) >= {"home_title", "author_year_labels"}
+
+
+def _ext(name: str):
+    import importlib
+
+    monkey = str(ROOT / "book" / "_ext")
+    if monkey not in sys.path:
+        sys.path.insert(0, monkey)
+    return importlib.import_module(name)
+
+
+def test_bibliography_labels_read_like_the_citations():
+    pybtex = pytest.importorskip("pybtex.database")
+    bib = pybtex.parse_file(str(ROOT / "book" / "references.bib"))
+    labels = dict(zip(bib.entries, _ext("author_year_labels").AuthorYearLabelStyle()
+                      .format_labels(bib.entries.values())))
+    assert labels["seidel2022structured"] == "Seidel, 2022"
+    assert labels["ozdenizci2021training"] == "Özdenizci and Legenstein, 2021"
+    assert labels["zhang2019theoretically"] == "Zhang et al., 2019"
+    assert len(set(labels.values())) == len(labels), "labels must be unique"
+
+
+def test_landing_page_title_not_repeated():
+    home = _ext("home_title")
+    app = type("App", (), {"config": type("C", (), {"root_doc": "book/intro"})()})()
+    book = "srewire — Structured Adversarial Rewiring, reproduced"
+    ctx = {"docstitle": book, "title": book, "theme_logo": {"image_light": None}}
+    home.single_title(app, "book/intro", "page.html", ctx, None)
+    assert ctx["docstitle"] == "" and ctx["theme_logo"]["text"] == book
+    other = {"docstitle": book, "title": "4. Structure results"}
+    home.single_title(app, "notebooks/04_structure", "page.html", other, None)
+    assert other["docstitle"] == book, "other pages keep the book title as suffix"
+
+
+def test_api_page_lists_every_module():
+    text = (ROOT / "book" / "api.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\.\. automodule:: (srewire\.\w+)$", text, re.MULTILINE))
+    modules = {f"srewire.{p.stem}" for p in (ROOT / "srewire").glob("*.py")
+               if not p.stem.startswith("_")}
+    assert modules - listed == set(), f"book/api.md lacks {sorted(modules - listed)}"
+    assert listed - modules == set(), f"book/api.md lists missing {sorted(listed - modules)}"
+    assert "book/api" in _toc_files()
+    assert "sphinx.ext.autodoc" in _config()["sphinx"]["extra_extensions"]
+
+
+def test_citation_and_license():
+    import srewire
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    # The keys CFF 1.2.0 requires, and the shape of their values.
+    assert cff["cff-version"] == "1.2.0"
+    assert isinstance(cff["message"], str) and cff["message"].strip()
+    assert isinstance(cff["title"], str) and cff["title"].strip()
+    for who in [*cff["authors"], *cff["preferred-citation"]["authors"]]:
+        assert who.get("name") or who.get("family-names"), f"CITATION.cff: author {who}"
+    assert cff["version"] == srewire.__version__
+    assert cff["license"] == "MIT"
+    thesis = cff["preferred-citation"]
+    bib = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    entry = bib[bib.index("@misc{seidel2022structured"):]
+    entry = entry[: entry.index("\n}")]
+    assert thesis["type"] == "thesis" and thesis["title"] in entry
+    assert f"year         = {{{thesis['year']}}}" in entry
+    assert thesis["authors"][0]["family-names"] == "Seidel"
+    license_text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert license_text.startswith("MIT License\n")
+    assert "Permission is hereby granted, free of charge" in license_text
 
 
 def test_config_essentials():
