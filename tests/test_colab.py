@@ -139,3 +139,43 @@ def test_setup_works_inside_the_clone(origin, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert f"working directory: {repo / 'notebooks'}" in out
     assert "device for training: " in out
+
+
+def _executed(tmp_path, setup_text: str, images: int, name: str) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    setup = nbformat.v4.new_code_cell('if "google.colab" in sys.modules: ...')
+    setup.outputs = [nbformat.v4.new_output("stream", name="stdout", text=setup_text)]
+    plot = nbformat.v4.new_code_cell("plot()")
+    plot.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBO",
+                                                                  "text/plain": "<Figure>"})
+                    for _ in range(images)]
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"), setup, plot]
+    path = tmp_path / name
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_colab_check_of_the_ci_stage(tmp_path, origin):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "colab_check", Path(__file__).resolve().parents[1] / "tools" / "colab_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    site = tmp_path / "site-packages"
+    clone = colab.fetch(origin, tmp_path / "cache")
+    good = (f"srewire 0.1.0 from {site.resolve() / 'srewire'}\n"
+            f"working directory: {clone.resolve() / 'notebooks'}\n")
+    committed = _executed(tmp_path, "", 2, "committed.ipynb")
+    ran = _executed(tmp_path, good, 2, "ran.ipynb")
+    assert check.problems(ran, committed, site, clone) == []
+    # srewire imported from elsewhere (a checkout), figures missing, the clone written to:
+    elsewhere = _executed(tmp_path, good.replace(str(site.resolve()), "/src"), 2, "a.ipynb")
+    assert any("pip-installed" in p for p in check.problems(elsewhere, committed, site, clone))
+    fewer = _executed(tmp_path, good, 1, "b.ipynb")
+    assert any("figure" in p for p in check.problems(fewer, committed, site, clone))
+    (clone / "results" / "quick" / "new_run").mkdir()
+    (clone / "results" / "quick" / "new_run" / "result.json").write_text("{}")
+    assert any("clone changed" in p for p in check.problems(ran, committed, site, clone))
