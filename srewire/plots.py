@@ -22,7 +22,8 @@ from .runs import MASKS, STRATEGY_ORDER, load_masks, run_name
 
 __all__ = ["connectivity_panels", "run_connectivity", "curves", "zero_fibres_per_layer",
            "adversarial_examples", "distance_maps", "sweep_structure", "mask_panels",
-           "rewiring_activity", "claims_demo", "layer_panels"]
+           "rewiring_activity", "claims_demo", "layer_panels",
+           "figure_profile"]
 
 CMAP = "viridis"  # dormant dark purple, connected yellow, as in the thesis's matrix plots
 
@@ -90,6 +91,17 @@ def run_connectivity(results_dir: str | os.PathLike, profile: str, objective: st
     cfg = make_config(profile, objective, sparsity, strategy, seed)
     masks = load_masks(Path(results_dir) / profile / run_name(cfg) / MASKS)
     return connectivity_matrix(masks[layer])
+
+
+def figure_profile(results_dir: str | os.PathLike, profile: str, objective: str,
+                   sparsity: float, seed: int = 0, prefer: str = "paper") -> str:
+    """``prefer`` when its runs of this setting and seed (all three strategies) have masks,
+    else ``profile``: figures come from thesis-scale runs where they exist (issue 12)."""
+    for p in (prefer, profile):
+        if all((Path(results_dir) / p / run_name(make_config(p, objective, sparsity, rw, seed))
+                / MASKS).is_file() for rw in STRATEGY_ORDER):
+            return p
+    return profile
 
 
 def connectivity_panels(results_dir: str | os.PathLike, profile: str, objective: str,

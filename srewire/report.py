@@ -390,3 +390,68 @@ def gpu_check_tables(path: str | os.PathLike) -> dict[str, Any]:
                             for r in speed_df.itertuples()]
     return {"device": report["device"], "torch": report["torch"], "same": same,
             "loop_syncs": loop, "syncs": parts, "speed": speed_df}
+
+
+# -- what a page's numbers rest on (issue 15.4, 12.3) ------------------------------------------
+
+CIFAR10_TRAIN_IMAGES = 10_000 * 5  # five training batches of 10,000 images each
+
+
+def _thesis_scale() -> tuple[int, int]:
+    """Steps and training images of a thesis-scale (``paper`` profile) natural run."""
+    from .config import make_config
+
+    cfg = make_config("paper", "natural")
+    n = cfg.n_train or CIFAR10_TRAIN_IMAGES
+    return cfg.epochs * (n // cfg.batch_size), n
+
+
+def accuracy_gap(results: list[dict]) -> float:
+    """Mean over the grid's cells of (thesis's clean accuracy - ours), in points; nan
+    without any cell."""
+    stats = summary(results, "clean") if results else {}
+    gaps = [THESIS["clean_accuracy"][(o, s)][STRATEGY_ORDER.index(rw)] - st.mean
+            for (o, s, rw), st in stats.items()
+            if (o, s) in THESIS["clean_accuracy"] and st.n]
+    return statistics.fmean(gaps) if gaps else float("nan")
+
+
+def scale_note(results: list[dict]) -> str:
+    """A sentence per profile in ``results``: how many steps and training images its runs
+    had, against the thesis's, and how far its clean accuracy sits from the thesis's."""
+    steps_t, images_t = _thesis_scale()
+    out = []
+    for profile, runs in by_profile(results).items():
+        parts = []
+        for objective, name in (("natural", "natural"), ("trades", "TRADES")):
+            rs = [r for r in runs if r["config"]["objective"] == objective]
+            if rs:
+                p = rs[0]["provenance"]
+                parts.append(f"{p['steps']:,} steps on {p['n_train']:,} training images "
+                             f"({name})")
+        gap = accuracy_gap(runs)
+        where = "" if math.isnan(gap) else (
+            f"; its clean accuracy is on average {abs(gap):.0f} points "
+            f"{'below' if gap >= 0 else 'above'} the thesis's")
+        n_seeds = len({r["config"]["seed"] for r in runs})
+        out.append(f"These numbers come from the {profile} profile ({len(runs)} runs, "
+                   f"{_seeds_phrase(n_seeds)}): "
+                   f"{' and '.join(parts)}, where the thesis trains {steps_t:,} steps on "
+                   f"{images_t:,}{where}.")
+    return " ".join(out) if out else "No runs have results yet."
+
+
+def verdict_table(verdicts: dict[str, list["Claim"]]) -> pd.DataFrame:
+    """The claims' verdicts of every profile (``{profile: report.claims(runs)}``), one row
+    per claim and profile, each evidence line on a line of its own."""
+    rows, index = [], []
+    for profile, claims_ in verdicts.items():
+        for c in claims_:
+            index.append((f"({c.key}) {c.claim}", profile))
+            rows.append({"Verdict": c.verdict, "Evidence": "\n".join(c.evidence) or "—"})
+    frame = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["Claim",
+                                                                             "Profile"]))
+    frame = frame.sort_index(level=0, sort_remaining=False, kind="stable")
+    frame.attrs["caption"] = ("Verdict of each claim on every profile that has the runs it "
+                              "needs, with the evidence it rests on.")
+    return frame
