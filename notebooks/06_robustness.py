@@ -24,7 +24,7 @@
 # and an image counts as broken if *any* restart breaks it. Every robust number comes with
 # sanity checks, and with a second, independent PGD written in plain PyTorch.
 
-# %% tags=["hide-output", "nbval-skip"]
+# %% tags=["remove-cell", "nbval-skip"]
 # Colab setup: installs srewire and Foolbox on Google Colab; does nothing anywhere else.
 import sys
 
@@ -32,7 +32,7 @@ if "google.colab" in sys.modules:
     # %pip install -q --no-deps "srewire @ git+https://github.com/srewire/srewire@main"
     # %pip install -q foolbox==3.3.4 eagerpy==0.30.0
 
-# %% tags=["parameters", "remove-input"]
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # "smoke" | "quick" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)

@@ -29,7 +29,7 @@
 # | (c) after pruning, weight-based keeps much more accuracy than structured | Table 2, "after pruning" | the difference exceeds two standard errors and 1 point, at 99 % natural and 95 % TRADES |
 # | (d) structure does not change robust accuracy | Table 3 | as (b), for PGD accuracy |
 
-# %% tags=["hide-output", "nbval-skip"]
+# %% tags=["remove-cell", "nbval-skip"]
 # Colab setup: installs srewire and Foolbox on Google Colab; does nothing anywhere else.
 import sys
 
@@ -37,7 +37,7 @@ if "google.colab" in sys.modules:
     # %pip install -q --no-deps "srewire @ git+https://github.com/srewire/srewire@main"
     # %pip install -q foolbox==3.3.4 eagerpy==0.30.0
 
-# %% tags=["parameters", "remove-input"]
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # "smoke" | "quick" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)

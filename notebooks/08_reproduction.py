@@ -21,7 +21,7 @@
 # listed here. This page reads their provenance: the profile, the code version, the device
 # and the wall time of every run.
 
-# %% tags=["hide-output", "nbval-skip"]
+# %% tags=["remove-cell", "nbval-skip"]
 # Colab setup: installs srewire and Foolbox on Google Colab; does nothing anywhere else.
 import sys
 
@@ -29,7 +29,7 @@ if "google.colab" in sys.modules:
     # %pip install -q --no-deps "srewire @ git+https://github.com/srewire/srewire@main"
     # %pip install -q foolbox==3.3.4 eagerpy==0.30.0
 
-# %% tags=["parameters", "remove-input"]
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # "smoke" | "quick" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)

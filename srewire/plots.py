@@ -147,6 +147,9 @@ def curves(results: list[dict], key: str = "test_accuracy", ylabel: str = "test 
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
+    profiles = sorted({r["config"].get("profile", "") for r in results} - {""})
+    if profiles:
+        fig.suptitle(f"{', '.join(profiles)} profile", fontsize=10)
     fig.tight_layout()
     return fig
 

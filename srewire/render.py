@@ -72,9 +72,7 @@ class Table:
         out = ['<table class="srewire-table">']
         if self.caption:
             out.append(f"<caption>{_cell(self.caption)}</caption>")
-        head = "".join(f'<th scope="col">{_cell(n)}</th>' for n in names)
-        head += "".join(f'<th scope="col"{self._cls(c)}>{_cell(c)}</th>' for c in f.columns)
-        out.append(f"<thead><tr>{head}</tr></thead><tbody>")
+        out.append(f"<thead>{self._head(names)}</thead><tbody>")
         keys = list(f.index) if self.index else [None] * len(f)
         contiguous = levels > 1 and _contiguous([k[0] for k in keys])
         for i, (key, row) in enumerate(zip(keys, f.itertuples(index=False))):
@@ -91,6 +89,24 @@ class Table:
             out.append(f"<tr>{''.join(cells)}</tr>")
         out.append("</tbody></table>")
         return "\n".join(out)
+
+    def _head(self, names: list) -> str:
+        """Header rows; a two-level column index gets a first row of spanning labels."""
+        cols = list(self.frame.columns)
+        corner = "".join(f'<th scope="col">{_cell(n)}</th>' for n in names)
+        if self.frame.columns.nlevels == 1:
+            cells = "".join(f'<th scope="col"{self._cls(c)}>{_cell(c)}</th>' for c in cols)
+            return f"<tr>{corner}{cells}</tr>"
+        top, i = [], 0
+        while i < len(cols):
+            j = i
+            while j < len(cols) and cols[j][0] == cols[i][0]:
+                j += 1
+            top.append(f'<th scope="colgroup" colspan="{j - i}">{_cell(cols[i][0])}</th>')
+            i = j
+        blank = "".join("<th></th>" for _ in names)
+        low = "".join(f'<th scope="col">{_cell(" ".join(map(str, c[1:])))}</th>' for c in cols)
+        return f"<tr>{blank}{''.join(top)}</tr><tr>{corner}{low}</tr>"
 
     def _cls(self, column: Any) -> str:
         return ' class="wide"' if column in self.wide else ""

@@ -397,7 +397,7 @@ def gpu_check_tables(path: str | os.PathLike) -> dict[str, Any]:
 CIFAR10_TRAIN_IMAGES = 10_000 * 5  # five training batches of 10,000 images each
 
 
-def _thesis_scale() -> tuple[int, int]:
+def thesis_scale() -> tuple[int, int]:
     """Steps and training images of a thesis-scale (``paper`` profile) natural run."""
     from .config import make_config
 
@@ -419,7 +419,7 @@ def accuracy_gap(results: list[dict]) -> float:
 def scale_note(results: list[dict]) -> str:
     """A sentence per profile in ``results``: how many steps and training images its runs
     had, against the thesis's, and how far its clean accuracy sits from the thesis's."""
-    steps_t, images_t = _thesis_scale()
+    steps_t, images_t = thesis_scale()
     out = []
     for profile, runs in by_profile(results).items():
         parts = []
