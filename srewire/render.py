@@ -123,7 +123,9 @@ def _cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         value = f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    return html.escape(str(value)).replace("\n", "<br>")
+    # a value and its spread, or a number and its unit, never break apart
+    text = str(value).replace(" ± ", "\u00a0±\u00a0").replace(" %", "\u00a0%")
+    return html.escape(text).replace("\n", "<br>")
 
 
 def show(frame: pd.DataFrame, caption: str | None = None, *, index: bool = True,

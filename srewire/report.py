@@ -184,10 +184,10 @@ def _table(results: list[dict], column: str, thesis_key: str,
         records.append(rec)
     frame = pd.DataFrame(records, index=pd.MultiIndex.from_tuples(index,
                                                                   names=["setting", "rewiring"]))
-    spread = "; ".join(f"{p}: mean ± standard deviation over {_seeds_phrase(n)}"
-                       for p, n in counts.items() if n)
-    frame.attrs["caption"] = (f"{quantity}. " if quantity else "") + \
-        f"{spread[:1].upper()}{spread[1:]}; thesis: one network per cell, 100 epochs."
+    spread = [f"{p}: mean ± standard deviation over {_seeds_phrase(n)}" if n > 1 else
+              f"{p}: one seed" for p, n in counts.items() if n]
+    frame.attrs["caption"] = "; ".join(([quantity] if quantity else []) + spread +
+                                       ["thesis: one network per cell, 100 epochs"]) + "."
     return frame
 
 
@@ -350,11 +350,12 @@ def robustness_checks(results: list[dict]) -> pd.DataFrame:
 
 
 def timings(results: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Wall time per run (minutes) and per seed for the whole grid, from the provenance."""
+    """Wall time per run (minutes) and per seed for the whole grid, from the provenance
+    (pass one profile's results for the per-seed sums)."""
     rows = []
     for r in results:
         c, p = r["config"], r["provenance"]
-        rows.append({"seed": c["seed"], "run": f"{ROW_LABELS.get((c['objective'], c['sparsity']))}"
+        rows.append({"profile": c.get("profile", ""), "seed": c["seed"], "run": f"{ROW_LABELS.get((c['objective'], c['sparsity']))}"
                      f", {STRATEGY_LABELS[c['rewiring']].lower()}",
                      "train (min)": p["wall_time_s"]["train"] / 60,
                      "eval (min)": p["wall_time_s"]["eval"] / 60,

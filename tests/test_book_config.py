@@ -82,8 +82,8 @@ def test_parameters_cell(name):
     nb = jupytext.read(ROOT / "notebooks" / f"{name}.py", fmt="py:percent")
     cells = _tagged(nb, "parameters")
     assert len(cells) == 1, f"notebooks/{name}.py: expected one cell tagged parameters"
-    assert "remove-input" in cells[0].metadata["tags"], \
-        f"notebooks/{name}.py: tag the parameters cell [\"parameters\", \"remove-input\"]"
+    assert {"remove-input", "remove-cell"} & set(cells[0].metadata["tags"]), \
+        f"notebooks/{name}.py: tag the parameters cell [\"parameters\", \"remove-cell\"]"
     names = {t.id for node in ast.parse(cells[0].source).body if isinstance(node, ast.Assign)
              for t in node.targets if isinstance(t, ast.Name)}
     missing = [p for p in PARAMETERS if p not in names]
@@ -97,8 +97,8 @@ def test_colab_cell_matches_repository(name):
     assert code, f"notebooks/{name}.ipynb has no code cell"
     first = code[0]
     tags = first.metadata.get("tags", [])
-    assert "hide-output" in tags and "nbval-skip" in tags, \
-        f"notebooks/{name}.ipynb: the first code cell (Colab setup) needs hide-output, nbval-skip"
+    assert {"hide-output", "remove-cell"} & set(tags) and "nbval-skip" in tags, \
+        f"notebooks/{name}.ipynb: the first code cell (Colab setup) needs remove-cell, nbval-skip"
     assert "google.colab" in first.source, f"notebooks/{name}.ipynb: no Colab guard"
     urls = re.findall(r"git\+(\S+?)@[\w.\-/]+\"", first.source)
     assert urls, f"notebooks/{name}.ipynb: the Colab cell installs no git+URL"
