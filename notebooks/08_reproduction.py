@@ -139,6 +139,11 @@ show(readable(same[run + ["clean_cpu", "clean_gpu", "robust_cpu", "robust_gpu"]]
      "Accuracy (%) of the same runs on each device.", index=False)
 
 # %% tags=["remove-cell"]
+ran_on = sorted({r["provenance"]["device"] for r in results + paper})
+glue("runs_devices", f"the {' and '.join(report.by_profile(results + paper))} runs in "
+     f"`results/` ran on {', '.join(ran_on)}; a GPU ({gpu['device']}) has so far run only the "
+     "short checks of `benchmarks/gpu_check.py` shown on the page \"Reproduction: what ran, "
+     "where, and for how long\"")
 natural_random = same[(same.objective == "natural") & (same.rewiring == "random") & ~same.tf32]
 glue("gpu_device", gpu["device"])
 glue("gpu_random_identical", "identical" if bool(natural_random.masks_identical.iloc[0])

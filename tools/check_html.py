@@ -109,7 +109,8 @@ for (const t of document.querySelectorAll('.toggle-hidden, .tag_hide-input .cell
   t.classList.remove('toggle-hidden');
 const column = document.querySelector('article.bd-article') || document.querySelector('main');
 if (!column) return {column: 0, wide: [], small: []};
-const limit = column.clientWidth;
+const pad = getComputedStyle(column);
+const limit = column.clientWidth - parseFloat(pad.paddingLeft) - parseFloat(pad.paddingRight);
 const describe = (e) => {
   const cls = (e.className && e.className.baseVal === undefined) ? e.className : '';
   const id = e.id || (e.closest('[id]') ? e.closest('[id]').id : '');
@@ -126,7 +127,7 @@ for (const e of column.querySelectorAll(selector)) {
   if (!box.width || !box.height) continue;  // not rendered
   const overflow = e.scrollWidth - e.clientWidth;
   if (box.width > limit + 1)
-    wide.push(`${describe(e)} is ${Math.round(box.width)} px wide, the column ${limit} px`);
+    wide.push(`${describe(e)} is ${Math.round(box.width)} px wide, the column ${Math.round(limit)} px`);
   else if (overflow > 1)
     wide.push(`${describe(e)} overflows: ${e.scrollWidth} px of content in ${e.clientWidth} px`);
 }
