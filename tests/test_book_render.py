@@ -173,3 +173,40 @@ def test_figures_come_from_paper_runs_only_where_their_masks_exist(results_dir):
         (folder / MASKS).write_bytes(b"synthetic")
     assert plots.figure_profile(results_dir, "quick", "natural", 0.99) == "paper"
     assert plots.figure_profile(results_dir, "quick", "natural", 0.95) == "quick"
+
+
+def _page(body: str) -> str:
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>t</title></head><body>"
+            "<main><article class='bd-article' style='width: 600px; padding: 0 20px'>"
+            f"{body}</article></main></body></html>")
+
+
+def test_browser_check_fails_on_wide_tables_and_small_figures(tmp_path, capsys):
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import check_html
+
+    if not (check_html._find(check_html.CHROMIUM_CANDIDATES, check_html.SYSTEM_CHROMIUM)
+            and check_html._find(check_html.DRIVER_CANDIDATES, check_html.SYSTEM_DRIVER)):
+        pytest.skip("chromium and chromium-driver are not installed (CI installs them)")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = plots.distance_maps((4, 4), (1, 1))
+    fig.savefig(tmp_path / "f.png", dpi=20)
+    site = tmp_path / "html"
+    site.mkdir()
+    shutil.copy(tmp_path / "f.png", site / "f.png")
+    wide = "<table><tr>" + "".join(f"<td>cell_{i:03d}_without_breaks</td>" for i in range(12)) \
+        + "</tr></table>"
+    (site / "wide.html").write_text(_page(f"<div style='overflow-x: auto'>{wide}</div>"))
+    (site / "small.html").write_text(_page("<figure><img src='f.png' width='120'></figure>"))
+    (site / "fine.html").write_text(_page("<table><tr><td>1</td><td>2</td></tr></table>"
+                                          "<figure><img src='f.png' width='400'></figure>"))
+    assert check_html.check_html(site) == 1
+    out = capsys.readouterr().out
+    assert "wide.html: too wide at 1280 px" in out
+    assert "small.html: figure too small at 1280 px" in out and "120 x" in out
+    assert "fine.html" not in out
