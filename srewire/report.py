@@ -444,10 +444,13 @@ def scale_note(results: list[dict]) -> str:
 
 def verdict_table(verdicts: dict[str, list["Claim"]]) -> pd.DataFrame:
     """The claims' verdicts of every profile (``{profile: report.claims(runs)}``), one row
-    per claim and profile, each evidence line on a line of its own."""
+    per claim and profile, each evidence line on a line of its own. A claim that a profile
+    other than the first has no runs for (no evidence at all) is left out for that profile."""
     rows, index = [], []
-    for profile, claims_ in verdicts.items():
+    for i, (profile, claims_) in enumerate(verdicts.items()):
         for c in claims_:
+            if i and not c.evidence:
+                continue
             index.append((f"({c.key}) {c.claim}", profile))
             rows.append({"Verdict": c.verdict, "Evidence": "\n".join(c.evidence) or "—"})
     frame = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["Claim",
