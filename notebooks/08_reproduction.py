@@ -59,7 +59,7 @@ keys = ["width", "n_train", "n_test", "epochs", "batch_size", "train_attack_step
 profiles = pd.DataFrame([{k: "all" if v is None else v
                           for k, v in make_config(p, "natural").to_dict().items() if k in keys}
                          for p in ("smoke", "quick", "paper")], index=["smoke", "quick", "paper"])
-profiles["TRADES n_train / epochs"] = [
+profiles["TRADES training images / epochs"] = [
     f"{make_config(p, 'trades').n_train or 'all'} / {make_config(p, 'trades').epochs}"
     for p in profiles.index]
 show(readable(profiles).T, "What differs between the profiles (\"all\": all of the data).")
