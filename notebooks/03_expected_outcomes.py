@@ -72,19 +72,22 @@ glue("sweep_scale", f"The sweep's {len(sweep)} runs come from the {c['profile']}
 fig = plots.sweep_structure(sweep)
 
 # %% tags=["hide-input"]
+SHORT = {"random": "unstr.", "structured": "struct.", "weight_based": "weight-b."}
 rows = []
 for r in sweep:
     cfg = r["config"]
     rows.append({"connectivity (%)": round(100 * (1 - cfg["sparsity"]), 2),
-                 "strategy": STRATEGY_LABELS[cfg["rewiring"]],
+                 "strategy": SHORT[cfg["rewiring"]],
                  "zero fibres (%)": r["zero_fibres"]["global"]["out"],
                  "after pruning (%)": r["pruned"]["zero_fibres"]["global"]["out"],
                  "clean accuracy (%)": r["clean_accuracy"],
                  "after pruning, accuracy (%)": r["pruned"]["clean_accuracy"]})
 table = pd.DataFrame(rows).pivot_table(index="connectivity (%)", columns="strategy",
                                        values=["zero fibres (%)", "clean accuracy (%)"])
+table = table[[(v, s) for v in ("zero fibres (%)", "clean accuracy (%)") for s in SHORT.values()]]
 show(table.round(2), "Zero fibres and clean accuracy at the end of training, per "
-     "connectivity and strategy (one run each).")
+     "connectivity and strategy (one run each; unstr. = unstructured, struct. = structured, "
+     "weight-b. = structured weight-based).")
 
 # %% tags=["remove-cell"]
 by = {(round(1 - r["config"]["sparsity"], 4), r["config"]["rewiring"]): r for r in sweep}
