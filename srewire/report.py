@@ -19,7 +19,8 @@ from .runs import GRID, STRATEGY_ORDER, ensure_grid, load_results
 
 __all__ = ["glue", "THESIS", "STRATEGY_LABELS", "load_grid", "runs_table", "summary", "table1",
            "table2", "table3", "claims", "Claim", "fmt", "robustness_checks", "timings",
-           "gpu_check_tables"]
+           "gpu_check_tables", "by_profile", "profile_of", "grid_status", "scale_note",
+           "verdict_table", "thesis_scale", "accuracy_gap"]
 
 STRATEGY_LABELS = {"random": "Unstructured", "structured": "Structured",
                    "weight_based": "Structured weight-based"}
