@@ -436,7 +436,7 @@ def scale_note(results: list[dict]) -> str:
             f"; its clean accuracy is on average {abs(gap):.0f} points "
             f"{'below' if gap >= 0 else 'above'} the thesis's")
         n_seeds = len({r["config"]["seed"] for r in runs})
-        lead = "These numbers come from" if not out else f"The {profile} column comes from"
+        lead = "These numbers come from" if not out else f"The {profile} numbers come from"
         out.append(f"{lead} the {profile} profile ({len(runs)} runs, "
                    f"{_seeds_phrase(n_seeds)}): "
                    f"{' and '.join(parts)}, where the thesis trains {steps_t:,} steps on "
