@@ -179,7 +179,12 @@ def zero_fibres_per_layer(results: list[dict], objective: str, sparsity: float,
                label=STRATEGY_LABELS[rw])
     ax.set_xticks(range(len(layers)), layers, rotation=0, fontsize=8)
     ax.set_ylabel("zero fibres (%)" + (" after pruning" if pruned else ""))
-    ax.set_title(ROW_LABELS.get((objective, sparsity), ""), fontsize=10)
+    runs = [r for rs in by.values() for r in rs]
+    profiles = ", ".join(sorted({r["config"].get("profile", "") for r in runs} - {""}))
+    seeds = len({r["config"]["seed"] for r in runs})
+    ax.set_title(f"{ROW_LABELS.get((objective, sparsity), '')}"
+                 + (f", {profiles} profile" if profiles else "")
+                 + f", mean over {seeds} seed{'s' if seeds != 1 else ''}", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
