@@ -21,7 +21,7 @@
 # reads one of them and shows its headline numbers; the chapters that follow do the same for the
 # whole grid.
 
-# %% tags=["hide-output", "nbval-skip"]
+# %% tags=["remove-cell", "nbval-skip"]
 # Colab setup: on Google Colab, installs srewire and fetches the results this page
 # reads (srewire/colab.py says how); does nothing anywhere else.
 import os

@@ -28,7 +28,7 @@
 # project's `quick` profile is attacked in front of you, and the rewiring statistics come from
 # the training logs of the grid in `results/`.
 
-# %% tags=["hide-output", "nbval-skip"]
+# %% tags=["remove-cell", "nbval-skip"]
 # Colab setup: on Google Colab, installs srewire and fetches the results this page
 # reads (srewire/colab.py says how); does nothing anywhere else.
 import os
@@ -41,7 +41,7 @@ if "google.colab" in sys.modules:
 
     setup()
 
-# %% tags=["parameters", "remove-input"]
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # "smoke" | "quick" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
@@ -49,7 +49,7 @@ force = False  # recompute instead of reading cached results
 seeds = [0]  # seeds whose training logs are shown
 n_images = 8  # test images attacked in the demonstration
 
-# %%
+# %% tags=["hide-input"]
 import torch
 
 from srewire import plots, report
@@ -81,7 +81,7 @@ print(f"model: VGG11, {100 * cfg['sparsity']:g} % sparse, trained with TRADES "
 # the model's prediction, the middle row the attacked images with the prediction after the
 # attack (red where it is wrong) and the bottom row the perturbation, stretched to be visible.
 
-# %% mystnb={"figure": {"caption": "Clean test images (top), PGD adversarial examples at eps = 8/255 (middle) and their perturbations, amplified (bottom), for the 95 % sparse TRADES-trained VGG11.", "name": "fig-adversarial-examples"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Clean test images (top), PGD adversarial examples at eps = 8/255 (middle) and their perturbations, amplified (bottom), for the 95 % sparse TRADES-trained VGG11.", "name": "fig-adversarial-examples"}}
 eps = 8 / 255
 generator = torch.Generator().manual_seed(0)
 broken, x_adv = pgd_examples(model, x, y, eps=eps, steps=20, step_size=2.5 * eps / 20,
@@ -91,7 +91,7 @@ with torch.no_grad():
 fig = plots.adversarial_examples(x, x_adv, clean_pred.tolist(), adv_pred.tolist(), y.tolist(),
                                  CLASSES)
 
-# %%
+# %% tags=["hide-input"]
 print(f"largest pixel change: {float((x_adv - x).abs().max()) * 255:.2f} / 255")
 print(f"correct before the attack: {int((clean_pred == y).sum())} of {len(y)}; "
       f"after: {int((adv_pred == y).sum())} of {len(y)}")
@@ -114,7 +114,7 @@ glue("n_correct_adv", str(int((adv_pred == y).sum())))
 # whatever the label. Here are both terms on the demonstration batch, with the predecessor's
 # $\beta = 6$ (the thesis's text says 0.6; see the page on deviations):
 
-# %%
+# %% tags=["hide-input"]
 x_kl = trades_adversary(model, x, eps=eps, step_size=2 / 255, steps=10,
                         generator=torch.Generator().manual_seed(0))
 with torch.no_grad():
@@ -140,10 +140,10 @@ print(f"TRADES loss with beta = 6:                {float(ce + 6 * kl):.3f}")
 # connections die and are revived in every step of the first epoch, and the churn falls as
 # the learning rate drops.
 
-# %% mystnb={"figure": {"caption": "Rewiring during training: connections revived per step in the first epoch (left; the initial fill at step 1 is left out) and deaths per step, averaged per epoch (right). Solid lines: natural training; dashed: TRADES.", "name": "fig-rewiring-activity"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Rewiring during training: connections revived per step in the first epoch (left; the initial fill at step 1 is left out) and deaths per step, averaged per epoch (right). Solid lines: natural training; dashed: TRADES.", "name": "fig-rewiring-activity"}}
 fig = plots.rewiring_activity(results)
 
-# %%
+# %% tags=["hide-input"]
 rates = {(r["config"]["objective"], r["config"]["sparsity"], r["config"]["rewiring"]):
          r["rewiring_stats"]["revived_then_died_rate"] for r in results}
 for key, rate in sorted(rates.items()):

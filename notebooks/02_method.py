@@ -25,7 +25,7 @@
 # distance the thesis prints (Equation 3), and regenerates the thesis's Figure 2 from an
 # actual rewiring simulation.
 
-# %% tags=["hide-output", "nbval-skip"]
+# %% tags=["remove-cell", "nbval-skip"]
 # Colab setup: on Google Colab, installs srewire and fetches the results this page
 # reads (srewire/colab.py says how); does nothing anywhere else.
 import os
@@ -38,7 +38,7 @@ if "google.colab" in sys.modules:
 
     setup()
 
-# %% tags=["parameters", "remove-input"]
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # "smoke" | "quick" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
@@ -71,7 +71,7 @@ toy_connectivity = 0.1  # fraction of connected weights in the simulated layer
 # Here it is on a small 2-D mask: a block of connections with three samples on its edge. The
 # numbers show which dormant cell each sample claims, in claim order.
 
-# %% mystnb={"figure": {"caption": "Claims of three samples (x) next to a block of connections (yellow), with the Euclidean distance (left) and with Equation 3 as printed (right). Numbers give the claim order.", "name": "fig-claims"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Claims of three samples (x) next to a block of connections (yellow), with the Euclidean distance (left) and with Equation 3 as printed (right). Numbers give the claim order.", "name": "fig-claims"}}
 import torch
 
 from srewire import plots
@@ -107,7 +107,7 @@ fig = plots.claims_demo(connected.numpy(), sources.tolist()[:3],
 # distance $\sum_n (p_n - \chi_n)^2$, whose minimiser is the Euclidean nearest neighbour; this
 # project uses it by default and keeps Equation 3 as printed as the option `metric="eq3"`.
 
-# %% mystnb={"figure": {"caption": "Distance from the starred point under the Euclidean distance (left) and under Equation 3 as printed (right).", "name": "fig-distance-maps"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Distance from the starred point under the Euclidean distance (left) and under Equation 3 as printed (right).", "name": "fig-distance-maps"}}
 fig = plots.distance_maps((12, 12), (6, 6))
 
 # %% [markdown]
@@ -120,7 +120,7 @@ fig = plots.distance_maps((12, 12), (6, 6))
 # shrinks by weight decay, the connections that cross zero die, and the real
 # `srewire.rewiring.Rewirer` revives as many with each strategy.
 
-# %%
+# %% tags=["hide-input"]
 snapshots = {}
 for strategy in ("random", "structured", "weight_based"):
     snaps = toy_layer((48, 48), toy_connectivity, toy_steps, strategy, seed=0,
@@ -130,7 +130,7 @@ eq3 = toy_layer((48, 48), toy_connectivity, toy_steps, "structured", metric="eq3
                 snapshots=(toy_steps,))
 snapshots["eq3"] = {toy_steps: connectivity_matrix(eq3[toy_steps])}
 
-# %% mystnb={"figure": {"caption": "A simulated 48 x 48 layer at 10 % connectivity: the random initial mask, and the mask after the simulation with random, structured and weight-based rewiring (Euclidean distance), and with structured rewiring under Equation 3 as printed.", "name": "fig-figure2"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A simulated 48 x 48 layer at 10 % connectivity: the random initial mask, and the mask after the simulation with random, structured and weight-based rewiring (Euclidean distance), and with structured rewiring under Equation 3 as printed.", "name": "fig-figure2"}}
 labels = {"random": "Unstructured", "structured": "Structured",
           "weight_based": "Weight-based", "eq3": "Structured, Eq. 3"}
 panels = [snapshots["random"][0]] + [snapshots[k][toy_steps] for k in labels]
@@ -146,7 +146,7 @@ fig = plots.mask_panels(panels, titles, width=2.6)
 # that straddles a row keeps it non-empty. How much of the tensor is freed is measured by the
 # share of *zero fibres*, the rows (here: input vectors) that hold no connection at all:
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for key, label in labels.items():
     m = torch.from_numpy(snapshots[key][toy_steps])

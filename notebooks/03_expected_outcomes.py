@@ -31,8 +31,10 @@
 # The thesis describes these regimes but does not test them. Here they are tested: the same
 # narrow VGG11 is trained briefly at seven connectivities, from 0.2 % to 20 %, with all three
 # rewiring strategies, and the share of zero fibres is recorded after every epoch.
+#
+# **Scale.** {glue:text}`sweep_scale`
 
-# %% tags=["hide-output", "nbval-skip"]
+# %% tags=["remove-cell", "nbval-skip"]
 # Colab setup: on Google Colab, installs srewire and fetches the results this page
 # reads (srewire/colab.py says how); does nothing anywhere else.
 import os
@@ -45,44 +47,54 @@ if "google.colab" in sys.modules:
 
     setup()
 
-# %% tags=["parameters", "remove-input"]
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # "smoke" | "quick" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
 force = False  # recompute instead of reading cached results
 
-# %%
+# %% tags=["remove-cell"]
 import pandas as pd
 
-from srewire import plots
+from srewire import plots, report
 from srewire.models import VGG11, sparse_layers
+from srewire.render import show
 from srewire.report import STRATEGY_LABELS, glue
 from srewire.simulate import ensure_sweep, sweep_configs
 
 sweep = ensure_sweep(profile, results_dir, data_root=data_root, force=force)
-c = sweep[0]["config"]
-print(f"sweep: {len(sweep)} runs of VGG11 at width {c['width']}, {c['epochs']} epochs on "
-      f"{sweep[0]['provenance']['n_train']} training images ({c['profile']} profile, "
-      f"seed {c['seed']})")
+c, p = sweep[0]["config"], sweep[0]["provenance"]
+thesis_steps, thesis_images = report.thesis_scale()
+thesis_acc = [v for row in report.THESIS["clean_accuracy"].values() for v in row]
+glue("sweep_scale", f"The sweep's {len(sweep)} runs come from the {c['profile']} profile "
+     f"(seed {c['seed']}): VGG11 at width {c['width']:g}, {p['steps']:,} steps on "
+     f"{p['n_train']:,} training images, where the thesis trains the full-width network for "
+     f"{thesis_steps:,} steps on {thesis_images:,}. Its best clean accuracy is "
+     f"{max(r['clean_accuracy'] for r in sweep):.1f} %, against "
+     f"{min(thesis_acc):.0f}–{max(thesis_acc):.0f} % for the thesis's networks.")
 
-# %% mystnb={"figure": {"caption": "Connectivity sweep. Left: share of zero fibres (output axis) after every epoch; colour = connectivity, line style = strategy (dashed random, solid structured, dotted weight-based). Right: clean test accuracy at the end of training.", "name": "fig-sweep"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Connectivity sweep. Left: share of zero fibres (output axis) after every epoch; colour = connectivity, line style = strategy (dashed random, solid structured, dotted weight-based). Right: clean test accuracy at the end of training.", "name": "fig-sweep"}}
 fig = plots.sweep_structure(sweep)
 
-# %%
+# %% tags=["hide-input"]
+SHORT = {"random": "unstr.", "structured": "struct.", "weight_based": "weight-b."}
 rows = []
 for r in sweep:
     cfg = r["config"]
     rows.append({"connectivity (%)": round(100 * (1 - cfg["sparsity"]), 2),
-                 "strategy": STRATEGY_LABELS[cfg["rewiring"]],
+                 "strategy": SHORT[cfg["rewiring"]],
                  "zero fibres (%)": r["zero_fibres"]["global"]["out"],
                  "after pruning (%)": r["pruned"]["zero_fibres"]["global"]["out"],
                  "clean accuracy (%)": r["clean_accuracy"],
                  "after pruning, accuracy (%)": r["pruned"]["clean_accuracy"]})
 table = pd.DataFrame(rows).pivot_table(index="connectivity (%)", columns="strategy",
                                        values=["zero fibres (%)", "clean accuracy (%)"])
-table.round(2)
+table = table[[(v, s) for v in ("zero fibres (%)", "clean accuracy (%)") for s in SHORT.values()]]
+show(table.round(2), "Zero fibres and clean accuracy at the end of training, per "
+     "connectivity and strategy (one run each; unstr. = unstructured, struct. = structured, "
+     "weight-b. = structured weight-based).")
 
-# %%
+# %% tags=["remove-cell"]
 by = {(round(1 - r["config"]["sparsity"], 4), r["config"]["rewiring"]): r for r in sweep}
 conns = sorted({k[0] for k in by})
 revived = {c: sum(sum(by[(c, s)]["rewiring_stats"]["revived_per_step_mean"])
@@ -92,20 +104,29 @@ active = [c for c in conns if revived[c] > 0]
 zero = {k: r["zero_fibres"]["global"]["out"] for k, r in by.items()}
 acc = {k: r["clean_accuracy"] for k, r in by.items()}
 gain = {c: zero[(c, "weight_based")] - zero[(c, "random")] for c in active}
-for c in conns:
-    note = "no revivals at all" if c in frozen else (
-        f"weight-based minus random zero fibres {gain[c]:+6.2f} points")
-    print(f"connectivity {100 * c:5.1f} %: {note}; clean accuracy "
-          + ", ".join(f"{STRATEGY_LABELS[s]} {acc[(c, s)]:.1f}" for s in STRATEGY_LABELS))
-best, low, high = max(active, key=lambda c: gain[c]), active[0], active[-1]
+low, high = active[0], active[-1]
+# Regime 3 is looked for above the regime-2 point, so one connectivity never gets both names.
+above = [c for c in active if low < c < high] or [c for c in active if c > low] or [low]
+best = max(above, key=lambda c: gain[c])
 glue("sweep_frozen", ", ".join(f"{100 * c:g} %" for c in frozen) or "none")
 glue("sweep_n_frozen", str(len(frozen)))
 glue("sweep_best_conn", f"{100 * best:g}")
 glue("sweep_best_gain", f"{gain[best]:.1f}")
+glue("sweep_low_gain", f"{gain[low]:.1f}")
 glue("sweep_high_conn", f"{100 * high:g}")
-glue("sweep_high_gain", f"{gain[high]:.2f}")
-glue("sweep_high_zero", f"{max(zero[(high, s)] for s in STRATEGY_LABELS):.2f}")
+high_zero = max(zero[(high, s)] for s in STRATEGY_LABELS)
+glue("sweep_high_clause",
+     "not a single fibre is empty with any strategy" if high_zero == 0 else
+     f"at most {high_zero:.2f} % of the fibres are empty with any strategy (weight-based minus "
+     f"random: {gain[high]:.2f} points)")
+thesis_conn = 0.01  # the thesis's 99 % sparse networks
+glue("sweep_thesis_place",
+     "below the budget of the initial mask, where nothing moves" if thesis_conn in frozen else
+     "at the regime-2 point of this narrow, briefly trained network" if thesis_conn == low else
+     "at the regime-1 end" if thesis_conn == high else "in this range" if thesis_conn in above
+     else "outside the sweep")
 glue("sweep_low_conn", f"{100 * low:g}")
+glue("sweep_low_ratio", f"{low / 0.0005:g}")  # the thesis names 0.05 %
 glue("sweep_low_zero", ", ".join(f"{STRATEGY_LABELS[s]} {zero[(low, s)]:.1f} %"
                                  for s in STRATEGY_LABELS))
 glue("sweep_low_acc", f"{max(acc[(low, s)] for s in STRATEGY_LABELS):.1f}")
@@ -131,14 +152,15 @@ glue("sweep_mid_acc", f"{min(acc[(c, s)] for c in active if c > low for s in STR
 #   by strategy ({glue:text}`sweep_low_zero`), while no strategy gets beyond
 #   {glue:text}`sweep_low_acc` % clean accuracy; at every higher connectivity each run reaches at
 #   least {glue:text}`sweep_mid_acc` %. Structure forms, accuracy is stuck: the thesis's second
-#   regime, at a connectivity twenty times the one it names.
-# * **Regime 3 (in between).** The structural gain of weight-based over random rewiring is
-#   largest at {glue:text}`sweep_best_conn` % connectivity ({glue:text}`sweep_best_gain`
-#   points). The thesis's 99 % sparse networks (1 % connectivity) lie in this range.
-# * **Regime 1 (high connectivity).** At {glue:text}`sweep_high_conn` % connectivity at most
-#   {glue:text}`sweep_high_zero` % of the fibres are empty with any strategy (weight-based
-#   minus random: {glue:text}`sweep_high_gain` points): with so many connections nearly every
-#   fibre holds one, whatever the rewiring does. The thesis expects structure that fails to
+#   regime, at a connectivity {glue:text}`sweep_low_ratio` times the one it names.
+# * **Regime 3 (in between).** Above the regime-2 point, where accuracy is no longer stuck,
+#   the structural gain of weight-based over random rewiring is largest at
+#   {glue:text}`sweep_best_conn` % connectivity ({glue:text}`sweep_best_gain` points of zero
+#   fibres; {glue:text}`sweep_low_gain` points at the regime-2 point). The thesis's 99 %
+#   sparse networks (1 % connectivity) lie {glue:text}`sweep_thesis_place`.
+# * **Regime 1 (high connectivity).** At {glue:text}`sweep_high_conn` % connectivity
+#   {glue:text}`sweep_high_clause`: with so many connections nearly every fibre holds one,
+#   whatever the rewiring does. The thesis expects structure that fails to
 #   converge here; the simpler reason seen in the data is that there is no room for empty
 #   fibres. Its 95 % networks lie close to this end, which matches its Table 1, where they
 #   show almost no zero vectors with any strategy.

@@ -30,8 +30,10 @@
 # thesis (about 2 % zero fibres for a randomly rewired 99 % sparse network); the other axes
 # are in every `result.json` too. **After pruning** zeroes every weight that sits alone in
 # its fibre and counts again; the accuracy of the pruned networks is in the next chapter.
+#
+# **Scale.** {glue:text}`scale_note` {glue:text}`paper_status`
 
-# %% tags=["hide-output", "nbval-skip"]
+# %% tags=["remove-cell", "nbval-skip"]
 # Colab setup: on Google Colab, installs srewire and fetches the results this page
 # reads (srewire/colab.py says how); does nothing anywhere else.
 import os
@@ -44,7 +46,7 @@ if "google.colab" in sys.modules:
 
     setup()
 
-# %% tags=["parameters", "remove-input"]
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # "smoke" | "quick" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
@@ -54,36 +56,35 @@ figure_seed = 0  # the run whose connectivity matrices are drawn
 figure_layer = "dense2"  # the 256 x 256 layer ("layer 9" of the thesis's repository figure)
 zoom_layer = "dense1"  # the 2048 x 256 layer ("layer 8", Thesis Figures 12-14)
 
-# %%
+# %% tags=["remove-cell"]
 from srewire import plots, report
+from srewire.render import show
 from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
-n_seeds = len({r["config"]["seed"] for r in results})
+paper = report.load_grid("paper", results_dir, compute=False) if profile != "paper" else []
 c = results[0]["config"]
-print(f"{len(results)} runs, {n_seeds} seed(s), profile {c['profile']}: VGG11 width "
-      f"{c['width']}, {c['epochs']} epochs (TRADES: "
-      f"{next(r['config']['epochs'] for r in results if r['config']['objective'] == 'trades')})"
-      f" on {results[0]['provenance']['n_train']} training images")
+glue("scale_note", report.scale_note(results + paper))
+glue("paper_status", report.grid_status(results + paper, "paper"))
 
 # %% [markdown]
 # ## Table 1: zero vectors
 #
-# Each cell shows this project's mean ± standard deviation over seeds (n = number of seeds)
-# next to the thesis's value. The thesis trained every network for 100 epochs on all of
-# CIFAR-10; the profile used here is printed above.
+# One row per setting and rewiring strategy: this project's mean ± standard deviation over
+# seeds in the profile's column, the thesis's value in the last column. The thesis trained
+# every network for 100 epochs on all of CIFAR-10.
 
-# %%
-before, after = report.table1(results)
-before
+# %% tags=["hide-input"]
+before, after = report.table1(results + paper)
+show(before)
 
 # %% [markdown]
 # **After pruning** (the thesis reports this for 99 % natural and 95 % TRADES):
 
-# %%
-after.loc[["99% natural", "95% TRADES"]]
+# %% tags=["hide-input"]
+show(after.loc[["99% natural", "95% TRADES"]])
 
-# %%
+# %% tags=["remove-cell"]
 z = report.summary(results, "zero_fibres")
 zp = report.summary(results, "pruned_zero_fibres")
 for key, stats in (("zero", z), ("pruned", zp)):
@@ -109,40 +110,73 @@ glue("zero_95t_random", f"{z[('trades', 0.95, 'random')].mean:.2f}")
 # ## Figures 3–11: connectivity of a 256 x 256 layer
 #
 # The thesis shows the connectivity of one 2-D layer for each setting; its repository's only
-# figure is the second 256 x 256 dense layer, so that layer is drawn here (yellow: connected).
-# Rows are input units (fibres), columns output units.
+# figure is the second 256 x 256 dense layer, so that layer is drawn here. Rows are input
+# units (fibres), columns output units; each network gets a row, with the whole layer on the
+# left and its outlined corner enlarged on the right, where single connections and clusters
+# can be told apart. The figures come from `paper` runs where those exist.
 
-# %% mystnb={"figure": {"caption": "99 % sparse, natural training: connectivity of the 256 x 256 dense layer after training with unstructured, structured and weight-based rewiring (Thesis Figures 3-5).", "name": "fig-conn-99"}}
-fig = plots.connectivity_panels(results_dir, profile, "natural", 0.99, figure_layer,
-                                figure_seed)
+# %% tags=["hide-input"]
+for key, (objective, sparsity) in (("99", ("natural", 0.99)), ("95", ("natural", 0.95)),
+                                   ("95t", ("trades", 0.95))):
+    shown = plots.figure_profile(results_dir, profile, objective, sparsity, figure_seed)
+    glue(f"fig_conn_{key}", plots.connectivity_panels(results_dir, shown, objective, sparsity,
+                                                      figure_layer, figure_seed))
+    glue(f"conn_{key}_where", f"layer {figure_layer}, {shown} profile, seed {figure_seed}")
 
-# %% mystnb={"figure": {"caption": "95 % sparse, natural training (Thesis Figures 6-8).", "name": "fig-conn-95"}}
-fig = plots.connectivity_panels(results_dir, profile, "natural", 0.95, figure_layer,
-                                figure_seed)
-
-# %% mystnb={"figure": {"caption": "95 % sparse, TRADES training (Thesis Figures 9-11).", "name": "fig-conn-95-trades"}}
-fig = plots.connectivity_panels(results_dir, profile, "trades", 0.95, figure_layer,
-                                figure_seed)
+# %% [markdown]
+# ```{glue:figure} fig_conn_99
+# :name: fig-conn-99
+#
+# 99 % sparse, natural training: connectivity after unstructured, structured and
+# weight-based rewiring ({glue:text}`conn_99_where`; Thesis Figures 3-5).
+# ```
+#
+# ```{glue:figure} fig_conn_95
+# :name: fig-conn-95
+#
+# 95 % sparse, natural training ({glue:text}`conn_95_where`; Thesis Figures 6-8).
+# ```
+#
+# ```{glue:figure} fig_conn_95t
+# :name: fig-conn-95-trades
+#
+# 95 % sparse, TRADES training ({glue:text}`conn_95t_where`; Thesis Figures 9-11).
+# ```
 
 # %% [markdown]
 # ## Figures 12–14: "layer 8" of the 99 % network
 #
 # The thesis singles out "layer 8" of the 99 % sparse network, its most structured result.
 # Counting the weight layers from zero, as the thesis's repository does for its "layer 9"
-# figure, layer 8 is the first dense layer (2048 inputs, 256 outputs).
+# figure, layer 8 is the first dense layer (2048 inputs, 256 outputs). The thesis's captions
+# give the share of zero vectors of this layer for each strategy; each panel sets its value
+# beside ours.
 
-# %% mystnb={"figure": {"caption": "99 % sparse, natural training: the 2048 x 256 first dense layer (Thesis Figures 12-14); rows are the 2048 input fibres.", "name": "fig-layer8"}}
-fig = plots.connectivity_panels(results_dir, profile, "natural", 0.99, zoom_layer, figure_seed)
+# %% tags=["hide-input"]
+shown = plots.figure_profile(results_dir, profile, "natural", 0.99, figure_seed)
+glue("fig_layer8", plots.connectivity_panels(
+    results_dir, shown, "natural", 0.99, zoom_layer, figure_seed,
+    thesis=report.THESIS["layer8_zero_fibres"][("natural", 0.99)]))
+glue("layer8_where", f"layer {zoom_layer}, {shown} profile, seed {figure_seed}")
+
+# %% [markdown]
+# ```{glue:figure} fig_layer8
+# :name: fig-layer8
+#
+# 99 % sparse, natural training: the 2048 x 256 first dense layer, rows are its 2048 input
+# fibres ({glue:text}`layer8_where`; Thesis Figures 12-14, whose zero-vector percentages
+# are given in brackets).
+# ```
 
 # %% [markdown]
 # ## Where the zero fibres are
 #
 # Per layer, mean over seeds, output axis.
 
-# %% mystnb={"figure": {"caption": "Zero fibres per layer, 99 % sparse natural networks, before pruning.", "name": "fig-per-layer-99"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Zero fibres per layer, 99 % sparse natural networks, before pruning.", "name": "fig-per-layer-99"}}
 fig = plots.zero_fibres_per_layer(results, "natural", 0.99)
 
-# %%
+# %% tags=["remove-cell"]
 import statistics
 
 from srewire.models import VGG11, layer_names, sparse_layers
@@ -154,9 +188,6 @@ wb99 = [r["zero_fibres"]["per_layer"] for r in results
         == ("natural", 0.99, "weight_based")]
 per_layer = {n: statistics.fmean(rep[n]["out"] for rep in wb99) for n in fibre_len}
 top = sorted(per_layer, key=per_layer.get, reverse=True)[:4]
-for n in fibre_len:
-    print(f"{n:7s} fibre length {fibre_len[n]:4d}   zero fibres (weight-based) "
-          f"{per_layer[n]:6.2f} %")
 glue("top_layers", ", ".join(f"{n} ({fibre_len[n]} outputs)" for n in top))
 glue("early_zero", f"{max(per_layer['conv1'], per_layer['conv2']):.2f}")
 
@@ -168,5 +199,9 @@ glue("early_zero", f"{max(per_layer['conv1'], per_layer['conv2']):.2f}")
 # equal density a layer with fewer outputs has shorter fibres, and a short fibre is emptied
 # more easily than a long one.
 
-# %% mystnb={"figure": {"caption": "Zero fibres per layer, 95 % sparse TRADES networks, before pruning.", "name": "fig-per-layer-95t"}}
-fig = plots.zero_fibres_per_layer(results, "trades", 0.95)
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+
+if plots.zero_fibres_per_layer(results, "trades", 0.95, none_if_empty=True) is None:
+    display(Markdown("In the 95 % sparse TRADES networks no layer has a single zero fibre "
+                     "with any strategy, so their per-layer chart would be empty."))

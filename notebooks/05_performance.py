@@ -22,8 +22,10 @@
 # structured rewiring "did not really dent" the accuracy, and that after pruning the
 # weight-based networks keep far more of it than the structured ones (73.11 % against 58.29 %
 # at 99 % sparsity in the thesis).
+#
+# **Scale.** {glue:text}`scale_note` {glue:text}`paper_status`
 
-# %% tags=["hide-output", "nbval-skip"]
+# %% tags=["remove-cell", "nbval-skip"]
 # Colab setup: on Google Colab, installs srewire and fetches the results this page
 # reads (srewire/colab.py says how); does nothing anywhere else.
 import os
@@ -36,41 +38,45 @@ if "google.colab" in sys.modules:
 
     setup()
 
-# %% tags=["parameters", "remove-input"]
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # "smoke" | "quick" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
 force = False  # recompute instead of reading cached results
 seeds = None  # seeds of the grid (None: the profile's default, see srewire.config)
 
-# %%
+# %% tags=["remove-cell"]
 from srewire import plots, report
+from srewire.render import show
 from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
-c = results[0]["config"]
-print(f"{len(results)} runs, profile {c['profile']}, accuracy on "
-      f"{results[0]['provenance']['n_test']} test images")
+paper = report.load_grid("paper", results_dir, compute=False) if profile != "paper" else []
+glue("scale_note", report.scale_note(results + paper))
+glue("paper_status", report.grid_status(results + paper, "paper"))
+figure_runs = paper or results  # figures from thesis-scale runs where they exist
+glue("n_test", ", ".join(f"{runs[0]['provenance']['n_test']:,} ({p})"
+                         for p, runs in report.by_profile(results + paper).items()))
 
 # %% [markdown]
 # ## Table 2: clean test accuracy
 #
-# Mean ± standard deviation over seeds (percent), beside the thesis's values. The `quick`
-# profile trains for a few epochs on a subset of CIFAR-10, so its accuracies are far below
-# the thesis's 100-epoch networks; what can be compared is the *differences between
-# strategies* within a row.
+# Mean ± standard deviation over seeds, measured on {glue:text}`n_test` test images, beside
+# the thesis's values. A reduced profile trains for a few epochs on a subset of CIFAR-10, so
+# its accuracies are far below the thesis's 100-epoch networks; what can be compared is the
+# *differences between strategies* within a setting.
 
-# %%
-clean, pruned = report.table2(results)
-clean
+# %% tags=["hide-input"]
+clean, pruned = report.table2(results + paper)
+show(clean)
 
 # %% [markdown]
 # **After single-fibre pruning**, without fine-tuning:
 
-# %%
-pruned
+# %% tags=["hide-input"]
+show(pruned)
 
-# %%
+# %% tags=["remove-cell"]
 acc = report.summary(results, "clean")
 pacc = report.summary(results, "pruned_clean")
 for row, key in ((("natural", 0.99)), "99"), ((("trades", 0.95)), "95t"), ((("natural", 0.95)), "95n"):
@@ -94,11 +100,12 @@ for row, key in ((("natural", 0.99), "99"), (("trades", 0.95), "95t")):
 #
 # ## Learning curves
 #
-# Test accuracy after every epoch, one line per run (all seeds). The learning rate drops
-# tenfold after 50 % and 75 % of the steps, as in the predecessor.
+# Test accuracy after every epoch, one line per run (all seeds; the profile is named above
+# the panels). The learning rate drops tenfold after 50 % and 75 % of the steps, as in the
+# predecessor.
 
-# %% mystnb={"figure": {"caption": "Clean test accuracy after every epoch, for every run of the grid.", "name": "fig-curves"}}
-fig = plots.curves(results)
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Clean test accuracy after every epoch, for every run of the grid.", "name": "fig-curves"}}
+fig = plots.curves(figure_runs)
 
-# %% mystnb={"figure": {"caption": "Training loss per epoch (TRADES: cross-entropy plus beta times the KL term).", "name": "fig-loss"}}
-fig = plots.curves(results, key="train_loss", ylabel="training loss")
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss per epoch (TRADES: cross-entropy plus beta times the KL term).", "name": "fig-loss"}}
+fig = plots.curves(figure_runs, key="train_loss", ylabel="training loss")

@@ -23,8 +23,10 @@
 # $\varepsilon = 8/255$, an absolute step of $2.5\,\varepsilon/\text{steps}$, a random start,
 # and an image counts as broken if *any* restart breaks it. Every robust number comes with
 # sanity checks, and with a second, independent PGD written in plain PyTorch.
+#
+# **Scale.** {glue:text}`scale_note` {glue:text}`paper_status`
 
-# %% tags=["hide-output", "nbval-skip"]
+# %% tags=["remove-cell", "nbval-skip"]
 # Colab setup: on Google Colab, installs srewire and fetches the results this page
 # reads (srewire/colab.py says how); does nothing anywhere else.
 import os
@@ -37,18 +39,22 @@ if "google.colab" in sys.modules:
 
     setup()
 
-# %% tags=["parameters", "remove-input"]
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # "smoke" | "quick" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
 force = False  # recompute instead of reading cached results
 seeds = None  # seeds of the grid (None: the profile's default, see srewire.config)
 
-# %%
+# %% tags=["hide-input"]
 from srewire import report
+from srewire.render import show
 from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
+paper = report.load_grid("paper", results_dir, compute=False) if profile != "paper" else []
+glue("scale_note", report.scale_note(results + paper))
+glue("paper_status", report.grid_status(results + paper, "paper"))
 trades = [r for r in results if r["config"]["objective"] == "trades"]
 cfg = trades[0]["config"]
 att = trades[0]["robustness"]["attack"]
@@ -64,10 +70,10 @@ print(f"{len(trades)} TRADES runs, profile {cfg['profile']}; attack: Foolbox Lin
 # PGD-50 x 10 on all 10,000 test images, after 100 epochs). The clean accuracy in this table
 # is measured on the attacked images, as in the thesis's Table 3.
 
-# %%
-report.table3(results)
+# %% tags=["hide-input"]
+show(report.table3(results + paper))
 
-# %%
+# %% tags=["remove-cell"]
 rob = report.summary(results, "robust")
 for rw in ("random", "structured", "weight_based"):
     glue(f"rob_{rw}", f"{rob[('trades', 0.95, rw)].mean:.1f}")
@@ -88,11 +94,12 @@ glue("thesis_rob", ", ".join(f"{v:.2f} %" for v in report.THESIS["table3_robust"
 # fails these checks would point to gradient masking or a broken evaluation
 # {cite:p}`athalye2018obfuscated`.
 
-# %%
+# %% tags=["hide-input"]
 checks = report.robustness_checks(trades)
-checks
+show(checks.drop(columns="attack"), "Sanity checks of the robust evaluation, per TRADES run "
+     f"(accuracies in %; attack: {', '.join(sorted(set(checks['attack'])))}).", index=False)
 
-# %%
+# %% tags=["hide-input"]
 gap = (checks["PGD (Foolbox)"] - checks["PGD (native)"]).abs().max()
 print(f"largest difference between Foolbox and native PGD: {gap:.2f} points")
 print(f"all checks passed: {bool(checks['eval mode'].all() and checks['PGD ≤ FGSM ≤ clean'].all())}"

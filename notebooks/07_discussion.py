@@ -22,6 +22,9 @@
 # data: *holds*, *partly* (true in some settings, not in others), *does not hold*, or
 # *undecided* (not enough runs).
 #
+# **Scale.** {glue:text}`scale_note` {glue:text}`paper_status` Each claim is evaluated on
+# every profile that has runs.
+#
 # | claim | thesis's evidence | test on the reproduced runs |
 # | --- | --- | --- |
 # | (a) zero vectors: unstructured < structured < weight-based | Table 1 | the ordering of the means over seeds, in every setting |
@@ -29,7 +32,7 @@
 # | (c) after pruning, weight-based keeps much more accuracy than structured | Table 2, "after pruning" | the difference exceeds two standard errors and 1 point, at 99 % natural and 95 % TRADES |
 # | (d) structure does not change robust accuracy | Table 3 | as (b), for PGD accuracy |
 
-# %% tags=["hide-output", "nbval-skip"]
+# %% tags=["remove-cell", "nbval-skip"]
 # Colab setup: on Google Colab, installs srewire and fetches the results this page
 # reads (srewire/colab.py says how); does nothing anywhere else.
 import os
@@ -42,29 +45,31 @@ if "google.colab" in sys.modules:
 
     setup()
 
-# %% tags=["parameters", "remove-input"]
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # "smoke" | "quick" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
 force = False  # recompute instead of reading cached results
 seeds = None  # seeds of the grid (None: the profile's default, see srewire.config)
 
-# %%
-import pandas as pd
-
+# %% tags=["hide-input"]
 from srewire import report
+from srewire.render import show
 from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
+paper = report.load_grid("paper", results_dir, compute=False) if profile != "paper" else []
+glue("scale_note", report.scale_note(results + paper))
+glue("paper_status", report.grid_status(results + paper, "paper"))
 verdicts = report.claims(results)
-n_seeds = len({r["config"]["seed"] for r in results})
-print(f"{len(results)} runs of the {results[0]['config']['profile']} profile, {n_seeds} seed(s)")
 for claim in verdicts:
     glue(f"verdict_{claim.key}", claim.verdict)
 last = [r["rewiring_stats"]["revived_per_step_mean"][-1] for r in results]
 glue("revived_last_min", f"{min(last):,.0f}")
 glue("revived_last_max", f"{max(last):,.0f}")
-pd.DataFrame([c.as_row() for c in verdicts], index=[f"({c.key})" for c in verdicts])
+show(report.verdict_table({p: report.claims(runs)
+                           for p, runs in report.by_profile(results + paper).items()}),
+     wide=("Evidence",))
 
 # %% tags=["remove-cell"]
 # The reading of each verdict: one sentence for "holds", one for every other verdict.

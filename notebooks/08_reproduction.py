@@ -20,8 +20,10 @@
 # Every number in this book comes from the result files in `results/`, written by the runs
 # listed here. This page reads their provenance: the profile, the code version, the device
 # and the wall time of every run.
+#
+# **Scale.** {glue:text}`scale_note` {glue:text}`paper_status`
 
-# %% tags=["hide-output", "nbval-skip"]
+# %% tags=["remove-cell", "nbval-skip"]
 # Colab setup: on Google Colab, installs srewire and fetches the results this page
 # reads (srewire/colab.py says how); does nothing anywhere else.
 import os
@@ -34,7 +36,7 @@ if "google.colab" in sys.modules:
 
     setup()
 
-# %% tags=["parameters", "remove-input"]
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # "smoke" | "quick" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
@@ -42,30 +44,35 @@ force = False  # recompute instead of reading cached results
 seeds = None  # seeds of the grid (None: the profile's default, see srewire.config)
 gpu_report = "../results/gpu/gpu_check_h200.json"  # written by benchmarks/gpu_check.py
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 
 from srewire import report
 from srewire.config import make_config
+from srewire.render import readable, show
 from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
+paper = report.load_grid("paper", results_dir, compute=False) if profile != "paper" else []
+glue("scale_note", report.scale_note(results + paper))
+glue("paper_status", report.grid_status(results + paper, "paper"))
 per_run, per_seed = report.timings(results)
+if paper:
+    per_run = report.timings(results + paper)[0]
 keys = ["width", "n_train", "n_test", "epochs", "batch_size", "train_attack_steps",
         "pgd_steps", "pgd_restarts", "n_robust"]
 profiles = pd.DataFrame([{k: "all" if v is None else v
                           for k, v in make_config(p, "natural").to_dict().items() if k in keys}
                          for p in ("smoke", "quick", "paper")], index=["smoke", "quick", "paper"])
-profiles["TRADES n_train / epochs"] = [
+profiles["TRADES training images / epochs"] = [
     f"{make_config(p, 'trades').n_train or 'all'} / {make_config(p, 'trades').epochs}"
     for p in profiles.index]
-profiles
+show(readable(profiles).T, "What differs between the profiles (\"all\": all of the data).")
 
 # %% [markdown]
 # ## The profiles
 #
-# The table above lists what differs between the three profiles ("all": all of the data).
-# `paper` is the thesis's setup: 100 epochs on all 50,000 training images
+# The table above lists what differs between the three profiles. `paper` is the thesis's setup: 100 epochs on all 50,000 training images
 # (39,000 steps) and PGD-50 with 10 restarts on all 10,000 test images. `quick` keeps the
 # full-width VGG11 — the structure metrics depend on the layer shapes — and the
 # predecessor's TRADES attack, and cuts the data, the epochs and the evaluation attack so
@@ -75,16 +82,16 @@ profiles
 #
 # ## Wall time per run
 
-# %%
-per_run
+# %% tags=["hide-input"]
+show(per_run, "Wall time of every run, in minutes, and the device it ran on.", index=False)
 
 # %% [markdown]
 # ## Wall time of the whole grid, per seed (minutes)
 
-# %%
-per_seed
+# %% tags=["hide-input"]
+show(per_seed, "Training and evaluation time of the nine runs of each seed, in minutes.")
 
-# %%
+# %% tags=["hide-input"]
 glue("grid_min_minutes", f"{per_seed['total (min)'].min():.0f}")
 glue("grid_max_minutes", f"{per_seed['total (min)'].max():.0f}")
 glue("grid_fastest_seed", f"{per_seed['total (min)'].idxmin()}")
@@ -123,15 +130,25 @@ print("data:", ", ".join(sorted({r["provenance"]["data"] for r in results})))
 # costs. The report below comes from one run of that script on the machine named here; it is
 # the data in `results/gpu/`, not a rerun.
 
-# %%
+# %% tags=["hide-input"]
 gpu = report.gpu_check_tables(gpu_report)
 same = gpu["same"]
-print(f"device: {gpu['device']}, torch {gpu['torch']}")
-same[["objective", "rewiring", "tf32", "masks_identical", "mask_agreement",
-      "steps_with_same_revival_counts", "max_train_loss_diff", "clean_cpu", "clean_gpu",
-      "robust_cpu", "robust_gpu"]]
+run = ["objective", "rewiring", "tf32"]
+show(readable(same[run + ["masks_identical", "mask_agreement", "steps_with_same_revival_counts",
+                          "max_train_loss_diff"]]),
+     f"CPU and GPU runs of the same smoke configuration: do they agree? ({gpu['device']}, "
+     f"torch {gpu['torch']})", index=False)
 
-# %%
+# %% tags=["hide-input"]
+show(readable(same[run + ["clean_cpu", "clean_gpu", "robust_cpu", "robust_gpu"]]),
+     "Accuracy (%) of the same runs on each device.", index=False)
+
+# %% tags=["remove-cell"]
+ran_on = sorted({r["provenance"]["device"] for r in results + paper})
+glue("runs_devices", f"the {' and '.join(report.by_profile(results + paper))} runs in "
+     f"`results/` ran on {', '.join(ran_on)}; a GPU ({gpu['device']}) has so far run only the "
+     "short checks of `benchmarks/gpu_check.py` shown on the page \"Reproduction: what ran, "
+     "where, and for how long\"")
 natural_random = same[(same.objective == "natural") & (same.rewiring == "random") & ~same.tf32]
 glue("gpu_device", gpu["device"])
 glue("gpu_random_identical", "identical" if bool(natural_random.masks_identical.iloc[0])
@@ -141,7 +158,10 @@ loop = gpu["loop_syncs"]
 glue("gpu_loop_syncs", f"{loop['training loop (train_epoch) without rewiring, syncs per step']:g}")
 glue("gpu_rewire_syncs",
      f"{loop['training loop (train_epoch) with random rewiring, syncs per step']:.0f}")
-gpu["syncs"]
+
+# %% tags=["hide-input"]
+show(readable(gpu["syncs"]), "Host synchronisations per training step, by part of the step "
+     "(data, training, rewiring).", index=False)
 
 # %% [markdown]
 # **Same results.** With `rng="host"` (the default) every random number of a run is drawn
@@ -165,12 +185,16 @@ gpu["syncs"]
 # layer after layer, decide the sizes of the next tensors, so one rewiring step reads back
 # {glue:text}`gpu_rewire_syncs` times (table above, column `rewire`).
 
-# %%
+# %% tags=["hide-input"]
 speed = gpu["speed"]
-speed.pivot_table(index=["objective", "sparsity", "rewiring", "rng"], columns="tf32",
-                  values=["step_ms", "x masked"]).round(2)
+table = speed.pivot_table(index=["objective", "sparsity", "rewiring", "rng"], columns="tf32",
+                          values=["step_ms", "x masked"]).round(2)
+table.columns = pd.MultiIndex.from_tuples([(v, "TF32 on" if t else "TF32 off")
+                                           for v, t in table.columns])
+show(readable(table), "Time of one training step on the GPU, and as a multiple of the same "
+     "step without rewiring (× masked).")
 
-# %%
+# %% tags=["remove-cell"]
 nat = speed[(speed.objective == "natural") & (speed.rewiring == "random") & (speed.rng == "host")]
 glue("gpu_random_x_masked", f"{nat['x masked'].min():.1f}–{nat['x masked'].max():.1f}")
 masked = speed[speed.rewiring.str.startswith("none") & (speed.objective == "natural")]

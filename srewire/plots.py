@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch, Rectangle
 import numpy as np
 import torch
 
@@ -20,7 +22,8 @@ from .runs import MASKS, STRATEGY_ORDER, load_masks, run_name
 
 __all__ = ["connectivity_panels", "run_connectivity", "curves", "zero_fibres_per_layer",
            "adversarial_examples", "distance_maps", "sweep_structure", "mask_panels",
-           "rewiring_activity", "claims_demo"]
+           "rewiring_activity", "claims_demo", "layer_panels",
+           "figure_profile"]
 
 CMAP = "viridis"  # dormant dark purple, connected yellow, as in the thesis's matrix plots
 
@@ -44,6 +47,44 @@ def mask_panels(matrices: Sequence[np.ndarray], titles: Sequence[str], *,
     return fig
 
 
+# Two colours for a connectivity matrix: dormant (θ ≤ 0) and connected (θ > 0).
+DORMANT, CONNECTED = "#30104e", "#fde725"
+MASK_CMAP = ListedColormap([DORMANT, CONNECTED])
+
+
+def layer_panels(matrices: Sequence[np.ndarray], titles: Sequence[str], *,
+                 suptitle: str = "", zoom: int = 64, width: float = 7.0) -> plt.Figure:
+    """One row per matrix: the whole layer (left) and its top-left ``zoom`` x ``zoom``
+    corner enlarged (right, outlined on the left), so that single connections and clusters
+    are visible; a legend says which colour is connected."""
+    rows, cols = matrices[0].shape
+    z_rows, z_cols = min(zoom, rows), min(zoom, cols)
+    panel = width / 2
+    fig, axes = plt.subplots(len(matrices), 2, figsize=(width, panel * len(matrices) + 0.9),
+                             squeeze=False)
+    for (whole, part), m, title in zip(axes, matrices, titles):
+        whole.imshow(m, cmap=MASK_CMAP, vmin=0, vmax=1, interpolation="nearest",
+                     aspect="auto")
+        whole.add_patch(Rectangle((-0.5, -0.5), z_cols, z_rows, fill=False, lw=1.2,
+                                  ec="white"))
+        whole.set_title(title, fontsize=9)
+        part.imshow(m[:z_rows, :z_cols], cmap=MASK_CMAP, vmin=0, vmax=1,
+                    interpolation="nearest", aspect="auto")
+        part.set_title(f"outlined corner enlarged:\nfirst {z_rows} fibres x {z_cols} outputs", fontsize=9)
+        for ax in (whole, part):
+            ax.set_xlabel("output unit", fontsize=8)
+            ax.set_ylabel("input fibre", fontsize=8)
+            ax.tick_params(labelsize=7)
+    handles = [Patch(facecolor=CONNECTED, edgecolor="black", label="connected (θ > 0)"),
+               Patch(facecolor=DORMANT, label="dormant (θ ≤ 0)")]
+    fig.legend(handles=handles, loc="upper center", ncol=2, fontsize=9, frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.3 / fig.get_figheight()))
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10, y=1 - 0.05 / fig.get_figheight(), va="top")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / fig.get_figheight()))
+    return fig
+
+
 def run_connectivity(results_dir: str | os.PathLike, profile: str, objective: str,
                      sparsity: float, strategy: str, layer: str, seed: int = 0) -> np.ndarray:
     """A trained run's final connectivity of one layer, as a 2-D matrix (rows = fibres)."""
@@ -52,21 +93,37 @@ def run_connectivity(results_dir: str | os.PathLike, profile: str, objective: st
     return connectivity_matrix(masks[layer])
 
 
+def figure_profile(results_dir: str | os.PathLike, profile: str, objective: str,
+                   sparsity: float, seed: int = 0, prefer: str = "paper") -> str:
+    """``prefer`` when its runs of this setting and seed (all three strategies) have masks,
+    else ``profile``: figures come from thesis-scale runs where they exist (issue 12)."""
+    for p in (prefer, profile):
+        if all((Path(results_dir) / p / run_name(make_config(p, objective, sparsity, rw, seed))
+                / MASKS).is_file() for rw in STRATEGY_ORDER):
+            return p
+    return profile
+
+
 def connectivity_panels(results_dir: str | os.PathLike, profile: str, objective: str,
                         sparsity: float, layer: str = "dense2", seed: int = 0,
-                        results: list[dict] | None = None) -> plt.Figure:
-    """Unstructured / structured / weight-based connectivity of one layer side by side
-    (Thesis Figures 3-14), with each panel's zero-fibre percentage for that layer."""
+                        results: list[dict] | None = None,
+                        thesis: Sequence[float] | None = None, zoom: int = 64) -> plt.Figure:
+    """Unstructured / structured / weight-based connectivity of one layer, one row each
+    (Thesis Figures 3-14), with each network's zero-fibre percentage for that layer and,
+    where given, the thesis's (``thesis``: one value per strategy, in that order)."""
     matrices, titles = [], []
-    for strategy in STRATEGY_ORDER:
+    for i, strategy in enumerate(STRATEGY_ORDER):
         m = run_connectivity(results_dir, profile, objective, sparsity, strategy, layer, seed)
         matrices.append(m)
         zero = 100.0 * (~m.any(axis=1)).mean()
-        titles.append(f"{STRATEGY_LABELS[strategy]}\n{zero:.2f}% zero vectors")
+        ref = "" if thesis is None else f" (thesis: {thesis[i]:g} %)"
+        titles.append(f"{STRATEGY_LABELS[strategy]}, whole layer:\n"
+                      f"{zero:.2f} % zero vectors{ref}")
     label = ROW_LABELS.get((objective, sparsity), f"{objective} {sparsity}")
-    return mask_panels(matrices, titles, suptitle=f"{label}, layer {layer} "
-                                                  f"({matrices[0].shape[0]} x "
-                                                  f"{matrices[0].shape[1]}), seed {seed}")
+    rows, cols = matrices[0].shape
+    return layer_panels(matrices, titles, zoom=zoom,
+                        suptitle=f"{label}, layer {layer} ({rows} fibres x {cols} outputs), "
+                                 f"{profile} profile, seed {seed}")
 
 
 def curves(results: list[dict], key: str = "test_accuracy", ylabel: str = "test accuracy (%)"
@@ -90,18 +147,27 @@ def curves(results: list[dict], key: str = "test_accuracy", ylabel: str = "test 
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
+    profiles = sorted({r["config"].get("profile", "") for r in results} - {""})
+    if profiles:
+        fig.suptitle(f"{', '.join(profiles)} profile", fontsize=10)
     fig.tight_layout()
     return fig
 
 
 def zero_fibres_per_layer(results: list[dict], objective: str, sparsity: float,
-                          pruned: bool = False) -> plt.Figure:
-    """Zero-fibre percentage (output axis) per layer and strategy, mean over seeds."""
+                          pruned: bool = False, none_if_empty: bool = False
+                          ) -> plt.Figure | None:
+    """Zero-fibre percentage (output axis) per layer and strategy, mean over seeds; None
+    with ``none_if_empty`` when every bar would be zero (a chart of nothing)."""
     by: dict[str, list[dict]] = {}
     for r in results:
         c = r["config"]
         if c["objective"] == objective and c["sparsity"] == sparsity:
             by.setdefault(c["rewiring"], []).append(r)
+    if none_if_empty and not any(
+            v["out"] for rs in by.values() for r in rs
+            for v in (r["pruned"] if pruned else r)["zero_fibres"]["per_layer"].values()):
+        return None
     fig, ax = plt.subplots(figsize=(8, 3.2))
     width = 0.27
     layers: list[str] = []
@@ -113,7 +179,12 @@ def zero_fibres_per_layer(results: list[dict], objective: str, sparsity: float,
                label=STRATEGY_LABELS[rw])
     ax.set_xticks(range(len(layers)), layers, rotation=0, fontsize=8)
     ax.set_ylabel("zero fibres (%)" + (" after pruning" if pruned else ""))
-    ax.set_title(ROW_LABELS.get((objective, sparsity), ""), fontsize=10)
+    runs = [r for rs in by.values() for r in rs]
+    profiles = ", ".join(sorted({r["config"].get("profile", "") for r in runs} - {""}))
+    seeds = len({r["config"]["seed"] for r in runs})
+    ax.set_title(f"{ROW_LABELS.get((objective, sparsity), '')}"
+                 + (f", {profiles} profile" if profiles else "")
+                 + f", mean over {seeds} seed{'s' if seeds != 1 else ''}", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -19,7 +19,8 @@ from .runs import GRID, STRATEGY_ORDER, ensure_grid, load_results
 
 __all__ = ["glue", "THESIS", "STRATEGY_LABELS", "load_grid", "runs_table", "summary", "table1",
            "table2", "table3", "claims", "Claim", "fmt", "robustness_checks", "timings",
-           "gpu_check_tables"]
+           "gpu_check_tables", "by_profile", "profile_of", "grid_status", "scale_note",
+           "verdict_table", "thesis_scale", "accuracy_gap"]
 
 STRATEGY_LABELS = {"random": "Unstructured", "structured": "Structured",
                    "weight_based": "Structured weight-based"}
@@ -43,17 +44,25 @@ THESIS: dict[str, dict[tuple[str, float], tuple[float, float, float]]] = {
     # Table 3: 95 % TRADES, clean / PGD-50 x 10 robust accuracy
     "table3_clean": {("trades", 0.95): (71.19, 71.06, 69.98)},
     "table3_robust": {("trades", 0.95): (40.74, 40.61, 39.46)},
+    # Figures 12-14: percent of zero vectors in "layer 8" of the 99 % natural networks
+    "layer8_zero_fibres": {("natural", 0.99): (6.25, 15.87, 22.56)},
 }
 
 
-def glue(name: str, value: str) -> None:
-    """Make ``value`` available to the book's prose as ``{glue:text}`name```; does nothing
-    where myst-nb is not installed (on Colab the notebooks run without the book's tools)."""
+def glue(name: str, value: Any) -> None:
+    """Make ``value`` available to the book's prose: a string as ``{glue:text}`name```, a
+    matplotlib figure for a ``{glue:figure}`` directive (the figure is then closed, so that
+    it is shown only where the prose places it). Where myst-nb is not installed (Colab) a
+    string is dropped and a figure stays open, so the notebook shows it in place."""
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
         return
     myst_glue(name, value, display=False)
+    if hasattr(value, "savefig"):
+        import matplotlib.pyplot as plt
+
+        plt.close(value)
 
 
 def load_grid(profile: str = "quick", results_dir: str | os.PathLike = "results",
@@ -118,52 +127,111 @@ def summary(results: list[dict], column: str) -> dict[tuple[str, float, str], St
     return out
 
 
-def fmt(stat: Stat, digits: int = 2) -> str:
-    """'mean ± std (n)' — or 'mean (n=1)' with one seed, '—' with none."""
+def fmt(stat: Stat, digits: int = 2, n: int | None = None) -> str:
+    """'mean ± std' over seeds ('mean' with one seed, '—' with none). The number of seeds
+    belongs in the table's caption; a cell whose count differs from the caption's ``n``
+    says its own, e.g. '61.20 (n=1)'."""
     if stat.n == 0:
         return "—"
-    if stat.n == 1:
-        return f"{stat.mean:.{digits}f} (n=1)"
-    return f"{stat.mean:.{digits}f} ± {stat.std:.{digits}f} (n={stat.n})"
+    text = f"{stat.mean:.{digits}f}" if stat.n == 1 else \
+        f"{stat.mean:.{digits}f} ± {stat.std:.{digits}f}"
+    return text if n is None or stat.n == n else f"{text} (n={stat.n})"
+
+
+PROFILE_ORDER = ("smoke", "quick", "paper")
+
+
+def profile_of(result: dict) -> str:
+    """The profile a result was trained with ('ours' for results that do not say)."""
+    return result["config"].get("profile", "ours")
+
+
+def by_profile(results: list[dict]) -> dict[str, list[dict]]:
+    """The results split by profile, in the order smoke, quick, paper (others after)."""
+    out: dict[str, list[dict]] = {}
+    for r in results:
+        out.setdefault(profile_of(r), []).append(r)
+    rank = {p: i for i, p in enumerate(PROFILE_ORDER)}
+    return dict(sorted(out.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+
+def _seeds_phrase(n: int) -> str:
+    return f"{n} seed" + ("" if n == 1 else "s")
 
 
 def _table(results: list[dict], column: str, thesis_key: str,
-           rows: Iterable[tuple[str, float]] = GRID, digits: int = 2) -> pd.DataFrame:
-    stats = summary(results, column)
+           rows: Iterable[tuple[str, float]] = GRID, digits: int = 2,
+           quantity: str = "") -> pd.DataFrame:
+    """One row per (setting, strategy); one column per profile present in ``results`` and
+    one for the thesis, all in percent. The caption (``attrs["caption"]``) names the quantity
+    and the number of seeds behind each profile's column."""
+    groups = {p: summary(runs, column) for p, runs in by_profile(results).items()}
     thesis = THESIS[thesis_key]
-    records = []
-    for obj, sp in rows:
-        rec: dict[str, Any] = {"setting": ROW_LABELS[(obj, sp)]}
-        for i, rw in enumerate(STRATEGY_ORDER):
-            label = STRATEGY_LABELS[rw]
-            rec[f"{label} (ours)"] = fmt(stats.get((obj, sp, rw), Stat(math.nan, math.nan, 0)),
-                                         digits)
-            t = thesis.get((obj, sp))
-            rec[f"{label} (thesis)"] = "—" if t is None else f"{t[i]:g}"
+    rows = list(rows)
+    keys = [(o, s, rw) for o, s in rows for rw in STRATEGY_ORDER]
+    counts = {}
+    for p, stats in groups.items():
+        ns = [stats[k].n for k in keys if k in stats and stats[k].n]
+        counts[p] = statistics.mode(ns) if ns else 0
+    records, index = [], []
+    for o, s, rw in keys:
+        index.append((ROW_LABELS[(o, s)], STRATEGY_LABELS[rw]))
+        rec: dict[str, str] = {}
+        for p, stats in groups.items():
+            rec[f"{p} (%)"] = fmt(stats.get((o, s, rw), Stat(math.nan, math.nan, 0)), digits,
+                                  counts[p])
+        t = thesis.get((o, s))
+        rec["thesis (%)"] = "—" if t is None else f"{t[STRATEGY_ORDER.index(rw)]:g}"
         records.append(rec)
-    return pd.DataFrame(records).set_index("setting")
+    frame = pd.DataFrame(records, index=pd.MultiIndex.from_tuples(index,
+                                                                  names=["setting", "rewiring"]))
+    spread = [f"{p}: mean ± standard deviation over {_seeds_phrase(n)}" if n > 1 else
+              f"{p}: one seed" for p, n in counts.items() if n]
+    frame.attrs["caption"] = "; ".join(([quantity] if quantity else []) + spread +
+                                       ["thesis: one network per cell, 100 epochs"]) + "."
+    return frame
 
 
 def table1(results: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 1: percent of zero fibres (output axis) before and after single-fibre pruning."""
-    before = _table(results, "zero_fibres", "zero_fibres", digits=3)
-    after = _table(results, "pruned_zero_fibres", "pruned_zero_fibres", digits=3)
+    """Table 1: percent of zero fibres (output axis) before and after single-fibre pruning,
+    one column per profile present in ``results``."""
+    before = _table(results, "zero_fibres", "zero_fibres", digits=3,
+                    quantity="Zero vectors, % of all fibres (output axis)")
+    after = _table(results, "pruned_zero_fibres", "pruned_zero_fibres", digits=3,
+                   quantity="Zero vectors after single-fibre pruning, % of all fibres")
     return before, after
 
 
 def table2(results: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 2: clean test accuracy before and after single-fibre pruning."""
-    return (_table(results, "clean", "clean_accuracy"),
-            _table(results, "pruned_clean", "pruned_accuracy"))
+    return (_table(results, "clean", "clean_accuracy", quantity="Clean test accuracy, %"),
+            _table(results, "pruned_clean", "pruned_accuracy",
+                   quantity="Clean test accuracy after single-fibre pruning, %"))
 
 
 def table3(results: list[dict]) -> pd.DataFrame:
     """Table 3: 95 % TRADES, clean and robust accuracy, both on the attacked test images."""
-    clean = _table(results, "robust_clean", "table3_clean", rows=[("trades", 0.95)])
-    robust = _table(results, "robust", "table3_robust", rows=[("trades", 0.95)])
-    clean.index = ["clean accuracy"]
-    robust.index = ["robust accuracy (PGD)"]
-    return pd.concat([clean, robust])
+    rows = [("trades", 0.95)]
+    clean = _table(results, "robust_clean", "table3_clean", rows=rows)
+    robust = _table(results, "robust", "table3_robust", rows=rows,
+                    quantity="95 % TRADES, accuracy on the attacked test images, %")
+    clean.index = pd.MultiIndex.from_tuples([("clean", rw) for _, rw in clean.index],
+                                            names=["accuracy", "rewiring"])
+    robust.index = pd.MultiIndex.from_tuples([("robust (PGD)", rw) for _, rw in robust.index],
+                                             names=["accuracy", "rewiring"])
+    out = pd.concat([clean, robust])
+    out.attrs["caption"] = robust.attrs["caption"]
+    return out
+
+
+def grid_status(results: list[dict], profile: str) -> str:
+    """'n of the N <profile> runs exist': the grid's runs (its default seeds) that have a
+    result among ``results``."""
+    seeds = DEFAULT_SEEDS.get(profile, (0,))
+    wanted = {(o, s, rw, seed) for o, s in GRID for rw in STRATEGY_ORDER for seed in seeds}
+    have = {(r["config"]["objective"], r["config"]["sparsity"], r["config"]["rewiring"],
+             r["config"]["seed"]) for r in results if profile_of(r) == profile}
+    return f"{len(wanted & have)} of the {len(wanted)} {profile} runs exist."
 
 
 @dataclass
@@ -283,11 +351,12 @@ def robustness_checks(results: list[dict]) -> pd.DataFrame:
 
 
 def timings(results: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Wall time per run (minutes) and per seed for the whole grid, from the provenance."""
+    """Wall time per run (minutes) and per seed for the whole grid, from the provenance
+    (pass one profile's results for the per-seed sums)."""
     rows = []
     for r in results:
         c, p = r["config"], r["provenance"]
-        rows.append({"seed": c["seed"], "run": f"{ROW_LABELS.get((c['objective'], c['sparsity']))}"
+        rows.append({"profile": c.get("profile", ""), "seed": c["seed"], "run": f"{ROW_LABELS.get((c['objective'], c['sparsity']))}"
                      f", {STRATEGY_LABELS[c['rewiring']].lower()}",
                      "train (min)": p["wall_time_s"]["train"] / 60,
                      "eval (min)": p["wall_time_s"]["eval"] / 60,
@@ -323,3 +392,72 @@ def gpu_check_tables(path: str | os.PathLike) -> dict[str, Any]:
                             for r in speed_df.itertuples()]
     return {"device": report["device"], "torch": report["torch"], "same": same,
             "loop_syncs": loop, "syncs": parts, "speed": speed_df}
+
+
+# -- what a page's numbers rest on (issue 15.4, 12.3) ------------------------------------------
+
+CIFAR10_TRAIN_IMAGES = 10_000 * 5  # five training batches of 10,000 images each
+
+
+def thesis_scale() -> tuple[int, int]:
+    """Steps and training images of a thesis-scale (``paper`` profile) natural run."""
+    from .config import make_config
+
+    cfg = make_config("paper", "natural")
+    n = cfg.n_train or CIFAR10_TRAIN_IMAGES
+    return cfg.epochs * (n // cfg.batch_size), n
+
+
+def accuracy_gap(results: list[dict]) -> float:
+    """Mean over the grid's cells of (thesis's clean accuracy - ours), in points; nan
+    without any cell."""
+    stats = summary(results, "clean") if results else {}
+    gaps = [THESIS["clean_accuracy"][(o, s)][STRATEGY_ORDER.index(rw)] - st.mean
+            for (o, s, rw), st in stats.items()
+            if (o, s) in THESIS["clean_accuracy"] and st.n]
+    return statistics.fmean(gaps) if gaps else float("nan")
+
+
+def scale_note(results: list[dict]) -> str:
+    """A sentence per profile in ``results``: how many steps and training images its runs
+    had, against the thesis's, and how far its clean accuracy sits from the thesis's."""
+    steps_t, images_t = thesis_scale()
+    out = []
+    for profile, runs in by_profile(results).items():
+        parts = []
+        for objective, name in (("natural", "natural"), ("trades", "TRADES")):
+            rs = [r for r in runs if r["config"]["objective"] == objective]
+            if rs:
+                p = rs[0]["provenance"]
+                parts.append(f"{p['steps']:,} steps on {p['n_train']:,} training images "
+                             f"({name})")
+        gap = accuracy_gap(runs)
+        where = "" if math.isnan(gap) else (
+            f"; its clean accuracy is on average {abs(gap):.0f} points "
+            f"{'below' if gap >= 0 else 'above'} the thesis's")
+        n_seeds = len({r["config"]["seed"] for r in runs})
+        lead = "These numbers come from" if not out else f"The {profile} numbers come from"
+        out.append(f"{lead} the {profile} profile ({len(runs)} runs, "
+                   f"{_seeds_phrase(n_seeds)}): "
+                   f"{' and '.join(parts)}, where the thesis trains {steps_t:,} steps on "
+                   f"{images_t:,}{where}.")
+    return " ".join(out) if out else "No runs have results yet."
+
+
+def verdict_table(verdicts: dict[str, list["Claim"]]) -> pd.DataFrame:
+    """The claims' verdicts of every profile (``{profile: report.claims(runs)}``), one row
+    per claim and profile, each evidence line on a line of its own. A claim that a profile
+    other than the first has no runs for (no evidence at all) is left out for that profile."""
+    rows, index = [], []
+    for i, (profile, claims_) in enumerate(verdicts.items()):
+        for c in claims_:
+            if i and not c.evidence:
+                continue
+            index.append((f"({c.key}) {c.claim}", profile))
+            rows.append({"Verdict": c.verdict, "Evidence": "\n".join(c.evidence) or "—"})
+    frame = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["Claim",
+                                                                             "Profile"]))
+    frame = frame.sort_index(level=0, sort_remaining=False, kind="stable")
+    frame.attrs["caption"] = ("Verdict of each claim on every profile that has the runs it "
+                              "needs, with the evidence it rests on.")
+    return frame

@@ -4,7 +4,7 @@
 nbval compares every output of a re-executed notebook with the committed one. Two kinds of
 output are not meant to be stable and are left out of the comparison for .ipynb files:
 stderr (warnings, progress bars) and widget output (tqdm.notebook and the like). Images are
-already skipped by nbval itself; figures saved as SVG are skipped here too.
+already skipped by nbval itself; figures saved as SVG and glued figures are skipped here too.
 """
 
 SKIP = (
@@ -12,6 +12,9 @@ SKIP = (
     "application/vnd.jupyter.widget-view+json",
     "application/vnd.jupyter.widget-state+json",
     "image/svg+xml",
+    # figures glued for the book's {glue:figure} (srewire.report.glue): images as well, and
+    # base64 text far too long for the sanitizing regular expressions
+    "application/papermill.record/image/png",
 )
 
 

@@ -85,8 +85,8 @@ def test_parameters_cell(name):
     nb = jupytext.read(ROOT / "notebooks" / f"{name}.py", fmt="py:percent")
     cells = _tagged(nb, "parameters")
     assert len(cells) == 1, f"notebooks/{name}.py: expected one cell tagged parameters"
-    assert "remove-input" in cells[0].metadata["tags"], \
-        f"notebooks/{name}.py: tag the parameters cell [\"parameters\", \"remove-input\"]"
+    assert {"remove-input", "remove-cell"} & set(cells[0].metadata["tags"]), \
+        f"notebooks/{name}.py: tag the parameters cell [\"parameters\", \"remove-cell\"]"
     names = {t.id for node in ast.parse(cells[0].source).body if isinstance(node, ast.Assign)
              for t in node.targets if isinstance(t, ast.Name)}
     missing = [p for p in PARAMETERS if p not in names]

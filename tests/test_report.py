@@ -84,11 +84,35 @@ def test_one_seed_uses_the_floor_and_equal_means_break_the_strict_ordering():
 
 def test_tables_put_the_thesis_beside_ours():
     before, after = report.table1(grid())
-    assert list(before.index) == ["99% natural", "95% natural", "95% TRADES"]
-    assert before.loc["99% natural", "Unstructured (thesis)"] == "2.066"
-    assert before.loc["99% natural", "Unstructured (ours)"].startswith("1.000 ± ")
+    assert list(before.index.get_level_values(0).unique()) == ["99% natural", "95% natural",
+                                                               "95% TRADES"]
+    assert list(before.columns) == ["ours (%)", "thesis (%)"]
+    row = ("99% natural", "Unstructured")
+    assert before.loc[row, "thesis (%)"] == "2.066"
+    assert before.loc[row, "ours (%)"].startswith("1.000 ± ")
+    assert not before["ours (%)"].str.contains("n=").any()  # the seeds are in the caption
+    assert "2 seeds" in before.attrs["caption"] and "%" in before.attrs["caption"]
+    assert before.loc[("95% natural", "Structured"), "thesis (%)"] == "0.94"
+    assert after.loc[("95% natural", "Structured"), "thesis (%)"] == "—"  # not in the thesis
     t3 = report.table3(grid())
-    assert t3.shape[0] == 2
+    assert t3.shape == (6, 2)
+    assert t3.loc[("robust (PGD)", "Structured weight-based"), "thesis (%)"] == "39.46"
+
+
+def test_a_cell_with_fewer_seeds_than_the_caption_says_its_own_count():
+    results = [r for r in grid() if not (r["config"]["rewiring"] == "structured"
+                                         and r["config"]["seed"] == 1)]
+    clean, _ = report.table2(results)
+    assert clean.loc[("99% natural", "Structured"), "ours (%)"].endswith("(n=1)")
+    assert "n=" not in clean.loc[("99% natural", "Unstructured"), "ours (%)"]
+    assert "2 seeds" in clean.attrs["caption"]
+
+
+def test_fmt_puts_no_count_in_the_cell():
+    assert report.fmt(report.Stat(1.0, 0.5, 2), 2, 2) == "1.00 ± 0.50"
+    assert report.fmt(report.Stat(1.0, float("nan"), 1), 1) == "1.0"
+    assert report.fmt(report.Stat(1.0, float("nan"), 1), 1, 2) == "1.0 (n=1)"
+    assert report.fmt(report.Stat(float("nan"), float("nan"), 0)) == "—"
 
 
 def test_glue_is_a_no_op_without_myst_nb(monkeypatch, capsys):

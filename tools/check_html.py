@@ -7,7 +7,11 @@ Used by ``tools/book.py check-html --html DIR``. The HTML is served by a local
 * the page is served with HTTP 200 and raises no JavaScript error;
 * every ``<img>`` from this site has loaded (``complete`` and ``naturalWidth > 0``);
 * every internal link (``<a href>``, ``<link href>``, ``<script src>`` on the same host)
-  answers HTTP 200, and every ``#fragment`` names an element id on the target page.
+  answers HTTP 200, and every ``#fragment`` names an element id on the target page;
+* at a window width of 1280 px, with every collapsed block opened: no table, figure, code
+  block or cell output is wider than the content column or scrolls sideways
+  (``scrollWidth > clientWidth`` of the element or of the box holding it), and every figure
+  image is drawn at least ``MIN_FIGURE_PX`` wide (smaller, its details cannot be read).
 
 Links and resources on other hosts (Colab, GitHub, CDNs) are never fetched: the browser's
 host resolver maps every other host to "not found".
@@ -93,6 +97,49 @@ for (const img of document.images) {
 }
 """
 
+# Smallest width (CSS px) at which a figure image may be drawn: at 300 px a 256 x 256
+# connectivity panel still gets about one pixel per weight.
+MIN_FIGURE_PX = 300
+WINDOW_WIDTH = 1280
+
+_LAYOUT_JS = r"""
+const minFigure = arguments[0];
+for (const d of document.querySelectorAll('details')) d.open = true;
+for (const t of document.querySelectorAll('.toggle-hidden, .tag_hide-input .cell_input'))
+  t.classList.remove('toggle-hidden');
+const column = document.querySelector('article.bd-article') || document.querySelector('main');
+if (!column) return {column: 0, wide: [], small: []};
+const pad = getComputedStyle(column);
+const limit = column.clientWidth - parseFloat(pad.paddingLeft) - parseFloat(pad.paddingRight);
+const describe = (e) => {
+  const cls = (e.className && e.className.baseVal === undefined) ? e.className : '';
+  const id = e.id || (e.closest('[id]') ? e.closest('[id]').id : '');
+  let text = (e.innerText || e.getAttribute('alt') || e.getAttribute('src') || '').trim();
+  text = text.replace(/\s+/g, ' ').slice(0, 50);
+  return `<${e.tagName.toLowerCase()}${cls ? ' class="' + cls.split(' ').slice(0, 2).join(' ') + '"' : ''}>`
+         + (id ? ` in #${id}` : '') + (text ? ` "${text}"` : '');
+};
+const wide = [], small = [];
+const selector = 'table, figure, pre, div.highlight, div.cell_output, div.output, ' +
+                 '.pst-scrollable-table-container, div.cell_output img, figure img';
+for (const e of column.querySelectorAll(selector)) {
+  const box = e.getBoundingClientRect();
+  if (!box.width || !box.height) continue;  // not rendered
+  const overflow = e.scrollWidth - e.clientWidth;
+  if (box.width > limit + 1)
+    wide.push(`${describe(e)} is ${Math.round(box.width)} px wide, the column ${Math.round(limit)} px`);
+  else if (overflow > 1)
+    wide.push(`${describe(e)} overflows: ${e.scrollWidth} px of content in ${e.clientWidth} px`);
+}
+for (const img of column.querySelectorAll('figure img, div.cell_output img')) {
+  const box = img.getBoundingClientRect();
+  if (box.width && box.width < minFigure)
+    small.push(`${describe(img)} drawn ${Math.round(box.width)} x ${Math.round(box.height)} px ` +
+               `(natural ${img.naturalWidth} px), below the ${minFigure} px minimum`);
+}
+return {column: limit, wide: wide, small: small};
+"""
+
 _PENDING_JS = r"""
 return Array.from(document.images).filter(i => !i.complete).length;
 """
@@ -107,6 +154,7 @@ class Checker:
         self.ids: dict[str, set[str]] = {}  # page URL (no fragment) -> ids
         self.links: dict[str, set[str]] = defaultdict(set)  # link URL -> pages using it
         self.n_images = 0
+        self.n_layout = 0  # pages whose layout was measured
         # No proxy for our own server, whatever the environment says.
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -159,7 +207,8 @@ class Checker:
                      "--no-first-run", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync",
                      "--disable-dev-shm-usage", "--no-proxy-server",
-                     "--window-size=1280,1600", f"--user-data-dir={self.profile_dir}",
+                     f"--window-size={WINDOW_WIDTH},1600",
+                     f"--user-data-dir={self.profile_dir}",
                      # Only our own server is reachable: external hosts fail at once.
                      "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, "
                      "EXCLUDE localhost"):
@@ -239,8 +288,18 @@ class Checker:
         for link in scan["links"]:
             if self.local(link):
                 self.links[link].add(rel)
+        self.check_layout(rel)
         for message in self.js_errors():
             self.problems[rel].append(f"browser error: {message}")
+
+    def check_layout(self, rel: str) -> None:
+        """Nothing wider than the content column, no figure drawn too small (issue 15)."""
+        layout = self.driver.execute_script(_LAYOUT_JS, MIN_FIGURE_PX)
+        for item in layout["wide"]:
+            self.problems[rel].append(f"too wide at {WINDOW_WIDTH} px: {item}")
+        for item in layout["small"]:
+            self.problems[rel].append(f"figure too small at {WINDOW_WIDTH} px: {item}")
+        self.n_layout += 1
 
     def static_ids(self, url: str) -> set[str] | None:
         try:
@@ -293,7 +352,7 @@ class Checker:
             self.stop()
         n_problems = sum(len(v) for v in self.problems.values())
         summary = (f"{len(pages)} page(s), {self.n_images} image(s), {n_links} internal "
-                   f"link(s)")
+                   f"link(s), layout of {self.n_layout} page(s) at {WINDOW_WIDTH} px")
         if n_problems:
             print(f"check-html: FAILED: {n_problems} problem(s) in {summary}:")
             for where, items in sorted(self.problems.items()):
