@@ -53,7 +53,7 @@ zoom_layer = "dense1"  # the 2048 x 256 layer ("layer 8", Thesis Figures 12-14)
 from srewire import plots, report
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
+results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
 n_seeds = len({r["config"]["seed"] for r in results})
 c = results[0]["config"]
 print(f"{len(results)} runs, {n_seeds} seed(s), profile {c['profile']}: VGG11 width "

@@ -42,7 +42,7 @@ seeds = None  # seeds of the grid (None: the profile's default, see srewire.conf
 from srewire import plots, report
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
+results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
 c = results[0]["config"]
 print(f"{len(results)} runs, profile {c['profile']}, accuracy on "
       f"{results[0]['provenance']['n_test']} test images")

@@ -41,15 +41,16 @@ seeds = None  # seeds of the grid (None: the profile's default, see srewire.conf
 
 # %%
 from srewire import report
+from srewire.attacks import pgd_step_size
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
+results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
 trades = [r for r in results if r["config"]["objective"] == "trades"]
 cfg = trades[0]["config"]
 att = trades[0]["robustness"]["attack"]
 eps255 = cfg["eval_eps"] * 255
 print(f"{len(trades)} TRADES runs, profile {cfg['profile']}; attack: Foolbox LinfPGD, "
-      f"eps {eps255:.0f}/255, {cfg['pgd_steps']} steps of {2.5 * eps255 / cfg['pgd_steps']:.2f}/255, "
+      f"eps {eps255:.0f}/255, {cfg['pgd_steps']} steps of {pgd_step_size(eps255, cfg['pgd_steps']):.2f}/255, "
       f"{cfg['pgd_restarts']} restarts, on {att['n_images']} test images; beta = {cfg['beta']}")
 
 # %% [markdown]

@@ -50,7 +50,7 @@ import pandas as pd
 from srewire import report
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
+results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
 verdicts = report.claims(results)
 n_seeds = len({r["config"]["seed"] for r in results})
 print(f"{len(results)} runs of the {results[0]['config']['profile']} profile, {n_seeds} seed(s)")

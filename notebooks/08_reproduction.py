@@ -44,7 +44,7 @@ from srewire import report
 from srewire.config import make_config
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
+results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
 per_run, per_seed = report.timings(results)
 keys = ["width", "n_train", "n_test", "epochs", "batch_size", "train_attack_steps",
         "pgd_steps", "pgd_restarts", "n_robust"]
