@@ -65,8 +65,8 @@ def save_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
             mask = module.connected().reshape(-1).cpu()
             theta = module.theta.detach().reshape(-1).cpu().float()
             arrays[f"{name}.mask"] = np.packbits(mask.numpy())
-            arrays[f"{name}.theta"] = theta[mask].numpy().astype(np.float32)
-            arrays[f"{name}.negative"] = np.packbits(module.sign.reshape(-1).cpu().numpy() < 0)
+            arrays[f"{name}.theta_connected"] = theta[mask].numpy().astype(np.float32)
+            arrays[f"{name}.sign_negative"] = np.packbits(module.sign.reshape(-1).cpu().numpy() < 0)
     for key, value in model.state_dict().items():
         if key.endswith(".theta") or key.endswith(".sign"):
             continue
@@ -101,8 +101,8 @@ def load_weights(path: str | os.PathLike, config: Config) -> VGG11:
                 theta[mask] = values.abs()
                 sign[mask] = torch.where(values >= 0, 1.0, -1.0)
             else:
-                theta[mask] = torch.from_numpy(z[f"{name}.theta"])
-                negative = np.unpackbits(z[f"{name}.negative"], count=n).astype(bool)
+                theta[mask] = torch.from_numpy(z[f"{name}.theta_connected"])
+                negative = np.unpackbits(z[f"{name}.sign_negative"], count=n).astype(bool)
                 sign = torch.where(torch.from_numpy(negative), -1.0, 1.0)
             state[f"{name}.theta"] = theta.reshape(layer.theta.shape)
             state[f"{name}.sign"] = sign.reshape(layer.theta.shape)

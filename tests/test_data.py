@@ -12,7 +12,7 @@ from srewire.data import DataError, augment, batches, load_data, write_synthetic
 
 
 def test_synthetic_round_trip(synthetic_root):
-    data = load_data(synthetic_root)
+    data = load_data(synthetic_root, allow_synthetic=True)
     assert data.name == "synthetic"
     assert data.x_train.shape == (640, 3, 32, 32) and data.x_train.dtype == torch.uint8
     assert data.x_test.shape == (256, 3, 32, 32)
@@ -20,9 +20,9 @@ def test_synthetic_round_trip(synthetic_root):
 
 
 def test_subsets_are_seeded_and_balanced(synthetic_root):
-    a = load_data(synthetic_root, n_train=100, n_test=50, data_seed=3)
-    b = load_data(synthetic_root, n_train=100, n_test=50, data_seed=3)
-    c = load_data(synthetic_root, n_train=100, n_test=50, data_seed=4)
+    a = load_data(synthetic_root, n_train=100, n_test=50, data_seed=3, allow_synthetic=True)
+    b = load_data(synthetic_root, n_train=100, n_test=50, data_seed=3, allow_synthetic=True)
+    c = load_data(synthetic_root, n_train=100, n_test=50, data_seed=4, allow_synthetic=True)
     assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
     assert not torch.equal(a.x_train, c.x_train)
     assert torch.bincount(a.y_train, minlength=10).tolist() == [10] * 10
