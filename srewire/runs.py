@@ -567,4 +567,5 @@ def demo_model(results_dir: str | os.PathLike = "results", profile: str = "quick
         raise RunError(f"no demonstration weights in {folder}; run the grid first: "
                        f"python -m srewire grid --profile {profile} --results {results_dir}")
     result = _read_result(folder / RESULT)
+    _refuse_synthetic(result, folder / RESULT)
     return load_weights(folder / WEIGHTS, from_dict(result["config"])), result
