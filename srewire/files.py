@@ -24,6 +24,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> P
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.chmod(f.fileno(), _mode(path))  # mkstemp's 0600 is not what open() gives
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -36,6 +37,16 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> P
         raise
     _fsync_folder(path.parent)
     return path
+
+
+def _mode(path: Path) -> int:
+    """The permissions of the file being replaced, else what the umask leaves of 0666."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -171,7 +171,7 @@ def test_missing_data_and_unwritable_output(tmp_path):
 
 
 def test_config_errors_name_the_parameter():
-    with pytest.raises(ConfigError, match="sparsity must be in the open interval"):
+    with pytest.raises(ConfigError, match="sparsity must be a number in the open interval"):
         make_config("smoke", sparsity=1.0)
     with pytest.raises(ConfigError, match="profile must be one of smoke, quick, paper"):
         make_config("tiny")
@@ -456,3 +456,16 @@ def test_synthetic_data_cannot_make_a_quick_result_unnoticed(tmp_path, synthetic
     smoke = make_config("smoke", "natural", 0.9, "random")
     assert run(smoke, tmp_path / "smoke", data_root=synthetic_root,
                quiet=True)["provenance"]["data"] == "synthetic"
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    from srewire.files import atomic_write_text
+
+    umask = os.umask(0o022)
+    try:
+        assert atomic_write_text(tmp_path / "a.txt", "x").stat().st_mode & 0o777 == 0o644
+        (tmp_path / "b.txt").write_text("old")
+        (tmp_path / "b.txt").chmod(0o640)
+        assert atomic_write_text(tmp_path / "b.txt", "new").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)
