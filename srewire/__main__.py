@@ -5,8 +5,9 @@
     python -m srewire grid --profile quick --seeds 0 1 --results results
     python -m srewire data --synthetic data/ | --download --data data/
 
-Bad arguments get one message naming the parameter and its valid values, exit status 2, and
-nothing is written.
+Bad arguments (every ``--set`` value is checked for type and range) get one line naming the
+parameter, its value and the valid values, exit status 2, and nothing is written. A dataset
+marked synthetic is refused on the quick and paper profiles unless ``--allow-synthetic``.
 """
 
 from __future__ import annotations
