@@ -29,12 +29,11 @@ from torch import nn
 
 import srewire.rewiring as rewiring
 
+from srewire.config import STRATEGIES
 from srewire.data import DataError, batches, load_data
 from srewire.models import VGG11, VGG11_CONFIG, sparse_layers
 from srewire.rewiring import Rewirer, nearest_dormant
 from srewire.train import SGDW
-
-STRATEGIES = ("random", "structured", "weight_based")
 
 
 def dense_vgg11() -> nn.Module:

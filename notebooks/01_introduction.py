@@ -53,13 +53,13 @@ n_images = 8  # test images attacked in the demonstration
 import torch
 
 from srewire import plots, report
-from srewire.attacks import pgd_examples
+from srewire.attacks import pgd_examples, pgd_step_size
 from srewire.data import CLASSES, load_sample
 from srewire.report import glue
 from srewire.runs import demo_model
 from srewire.trades import kl_sum, trades_adversary
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
+results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
 model, model_result = demo_model(results_dir, profile)
 x, y = load_sample("../book/data/cifar10_test_sample.npz")
 x, y = x[:n_images], y[:n_images]
@@ -84,7 +84,7 @@ print(f"model: VGG11, {100 * cfg['sparsity']:g} % sparse, trained with TRADES "
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Clean test images (top), PGD adversarial examples at eps = 8/255 (middle) and their perturbations, amplified (bottom), for the 95 % sparse TRADES-trained VGG11.", "name": "fig-adversarial-examples"}}
 eps = 8 / 255
 generator = torch.Generator().manual_seed(0)
-broken, x_adv = pgd_examples(model, x, y, eps=eps, steps=20, step_size=2.5 * eps / 20,
+broken, x_adv = pgd_examples(model, x, y, eps=eps, steps=20, step_size=pgd_step_size(eps, 20),
                              generator=generator)
 with torch.no_grad():
     clean_pred, adv_pred = model(x).argmax(1), model(x_adv).argmax(1)

@@ -61,8 +61,8 @@ from srewire import plots, report
 from srewire.render import show
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
-paper = report.load_grid("paper", results_dir, compute=False) if profile != "paper" else []
+results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
+paper = report.load_grid("paper", results_dir, partial=True) if profile != "paper" else []
 c = results[0]["config"]
 glue("scale_note", report.scale_note(results + paper))
 glue("paper_status", report.grid_status(results + paper, "paper"))

@@ -50,8 +50,8 @@ from srewire import plots, report
 from srewire.render import show
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
-paper = report.load_grid("paper", results_dir, compute=False) if profile != "paper" else []
+results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
+paper = report.load_grid("paper", results_dir, partial=True) if profile != "paper" else []
 glue("scale_note", report.scale_note(results + paper))
 glue("paper_status", report.grid_status(results + paper, "paper"))
 figure_runs = paper or results  # figures from thesis-scale runs where they exist

@@ -48,11 +48,12 @@ seeds = None  # seeds of the grid (None: the profile's default, see srewire.conf
 
 # %% tags=["hide-input"]
 from srewire import report
+from srewire.attacks import pgd_step_size
 from srewire.render import show
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
-paper = report.load_grid("paper", results_dir, compute=False) if profile != "paper" else []
+results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
+paper = report.load_grid("paper", results_dir, partial=True) if profile != "paper" else []
 glue("scale_note", report.scale_note(results + paper))
 glue("paper_status", report.grid_status(results + paper, "paper"))
 trades = [r for r in results if r["config"]["objective"] == "trades"]
@@ -60,7 +61,7 @@ cfg = trades[0]["config"]
 att = trades[0]["robustness"]["attack"]
 eps255 = cfg["eval_eps"] * 255
 print(f"{len(trades)} TRADES runs, profile {cfg['profile']}; attack: Foolbox LinfPGD, "
-      f"eps {eps255:.0f}/255, {cfg['pgd_steps']} steps of {2.5 * eps255 / cfg['pgd_steps']:.2f}/255, "
+      f"eps {eps255:.0f}/255, {cfg['pgd_steps']} steps of {pgd_step_size(eps255, cfg['pgd_steps']):.2f}/255, "
       f"{cfg['pgd_restarts']} restarts, on {att['n_images']} test images; beta = {cfg['beta']}")
 
 # %% [markdown]

@@ -52,8 +52,8 @@ from srewire.config import make_config
 from srewire.render import readable, show
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, force=force)
-paper = report.load_grid("paper", results_dir, compute=False) if profile != "paper" else []
+results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
+paper = report.load_grid("paper", results_dir, partial=True) if profile != "paper" else []
 glue("scale_note", report.scale_note(results + paper))
 glue("paper_status", report.grid_status(results + paper, "paper"))
 per_run, per_seed = report.timings(results)

@@ -10,13 +10,15 @@
 #   --profile paper   the thesis's scale (needs a GPU), seed 0, results in results/paper/
 #   --profile smoke   seconds-long runs to check the pipeline, seed 0, results in
 #                     _build/smoke-results/ (synthetic data unless CIFAR-10 is found)
-#   --force           retrain every run of the grid and pass force=True to the notebooks
+#   --force           retrain every run of the grid (once, in the grid step) and pass
+#                     force=True to the notebooks: they read the grid's results (compute
+#                     only what is missing, so nothing twice) and retrain their own sweep
 #   --data DIR        folder holding cifar-10-batches-py/ (default: $SREWIRE_DATA, else ./data)
 # Running it again retrains nothing: finished runs are skipped.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 
 profile=quick
 force=()

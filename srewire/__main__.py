@@ -5,8 +5,9 @@
     python -m srewire grid --profile quick --seeds 0 1 --results results
     python -m srewire data --synthetic data/ | --download --data data/
 
-Bad arguments get one message naming the parameter and its valid values, exit status 2, and
-nothing is written.
+Bad arguments (every ``--set`` value is checked for type and range) get one line naming the
+parameter, its value and the valid values, exit status 2, and nothing is written. A dataset
+marked synthetic is refused on the quick and paper profiles unless ``--allow-synthetic``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import ast
 import json
 import sys
 
-from .config import DEFAULT_SEEDS, OBJECTIVES, PROFILES, STRATEGIES, ConfigError, make_config
+from .config import (DEFAULT_SEEDS, EXPERIMENT, OBJECTIVES, PROFILES, STRATEGIES, ConfigError,
+                     make_config)
 from .data import DataError
 
 
@@ -42,6 +44,18 @@ def _setting(text: str) -> tuple[str, object]:
     return key.strip(), value
 
 
+def _overrides(settings: list[tuple[str, object]]) -> dict[str, object]:
+    """The ``--set`` pairs as make_config overrides; the experiment's own choices have their
+    own options, so that the profile's sizes follow them (Issue 13.1)."""
+    out: dict[str, object] = {}
+    for key, value in settings:
+        if key in EXPERIMENT:
+            raise ConfigError(f"--set {key}={value!r}: {key} is not a --set parameter; "
+                              f"use --{key}")
+        out[key] = value
+    return out
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m srewire", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -59,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--set", type=_setting, action="append", default=[], metavar="KEY=VALUE",
                    help="override any Config field, e.g. --set beta=0.6")
     r.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    r.add_argument("--allow-synthetic", action="store_true",
+                   help="accept a dataset marked synthetic on the quick or paper profile")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
 
     g = sub.add_parser("grid", help="run the thesis grid for a profile (skips finished runs)")
@@ -69,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--data", default=None)
     g.add_argument("--device", default=None)
     g.add_argument("--force", action="store_true", help="rerun finished runs too")
+    g.add_argument("--allow-synthetic", action="store_true",
+                   help="accept a dataset marked synthetic on the quick or paper profile")
     g.add_argument("--quiet", action="store_true")
 
     d = sub.add_parser("data", help="download CIFAR-10 or write a synthetic copy")
@@ -87,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             cfg = make_config(args.profile, args.objective, args.sparsity, args.rewiring,
-                              args.seed, **dict(args.set))
+                              args.seed, **_overrides(args.set))
             result = run(cfg, args.out, data_root=args.data, device=args.device,
-                         quiet=args.quiet, restart=args.restart)
+                         quiet=args.quiet, restart=args.restart,
+                         allow_synthetic=args.allow_synthetic)
             summary = {k: result[k] for k in ("clean_accuracy", "robust_accuracy")}
             summary["zero_fibres_out"] = result["zero_fibres"]["global"]["out"]
             print(json.dumps(summary))
@@ -97,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             seeds = args.seeds or DEFAULT_SEEDS[args.profile]
             ensure_grid(args.profile, seeds, results=args.results, data_root=args.data,
                         force=args.force, quiet=args.quiet, device=args.device,
+                        allow_synthetic=args.allow_synthetic,
                         log=lambda m: print(m, flush=True))
         else:
             from .data import download, write_synthetic

@@ -130,6 +130,12 @@ def foolbox_pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: floa
     return broken
 
 
+def pgd_step_size(eps: float, steps: int) -> float:
+    """The evaluation attack's absolute step, 2.5 * eps / steps (Foolbox's LinfPGD rule, used
+    by the predecessor): the one home of that rule."""
+    return 2.5 * eps / steps
+
+
 def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float,
                steps: int, restarts: int, batch_size: int = 250, seed: int = 0,
                backend: str = "foolbox", progress: Callable | None = None,
@@ -140,7 +146,7 @@ def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
     seed) is always run as a cross-check. Checks: the model is in eval mode during the attack;
     robust <= FGSM <= clean accuracy; a large eps (0.5) drives accuracy to about zero.
     """
-    step = 2.5 * eps / steps
+    step = pgd_step_size(eps, steps)
     generator = make_generator(seed, x.device, rng)
     counts = dict(clean=0, fgsm=0, native=0, foolbox=0, large_eps=0)
     n_large = 0

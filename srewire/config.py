@@ -17,10 +17,15 @@ rewiring strategy, seed), which the caller passes.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Config", "PROFILES", "OBJECTIVES", "DEFAULT_SEEDS", "make_config", "ConfigError"]
+import numpy as np
+
+__all__ = ["Config", "PROFILES", "OBJECTIVES", "STRATEGIES", "DEFAULT_SEEDS", "make_config",
+           "validate", "check_choice", "check_seeds", "ConfigError"]
 
 PROFILES = ("smoke", "quick", "paper")
 #: Seeds of the thesis grid that the book aggregates, per profile (the quick results for these
@@ -124,33 +129,99 @@ _CHOICES = {
 _LEGACY = {"precision": "fp32", "eval_precision": "fp32", "initial_fill": "strategy"}
 
 
+# Parameters checked by type and range (Issue 13.1); every field of Config is in exactly one
+# group below or in _CHOICES, which tests/test_config.py holds us to.
+_POSITIVE_INT = ("epochs", "batch_size", "eval_batch_size", "train_attack_steps", "pgd_steps",
+                 "pgd_restarts")
+_OPTIONAL_POSITIVE_INT = ("n_train", "n_test", "n_robust")
+_NON_NEGATIVE_INT = ("seed", "data_seed")
+_POSITIVE_REAL = ("width", "lr", "train_step_size", "revive_value")
+_NON_NEGATIVE_REAL = ("weight_decay", "beta", "noise_std")
+_EPSILON = ("train_eps", "eval_eps")  # an L-infinity radius on images in [0, 1]
+_BOOL = ("reset_momentum", "robust_for_natural", "save_weights", "track_structure")
+
+
+def _fail(name: str, value: Any, valid: str) -> ConfigError:
+    return ConfigError(f"{name} must be {valid}; got {value!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value: Any) -> bool:
+    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+            and math.isfinite(value))
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``, else :class:`ConfigError` naming ``name``."""
+    if not isinstance(value, str) or value not in choices:
+        raise _fail(name, value, f"one of {', '.join(choices)}")
+    return value
+
+
+def check_seeds(seeds: Any, name: str = "seeds") -> tuple[int, ...]:
+    """A non-empty sequence of non-negative integer seeds, as a tuple."""
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise _fail(name, seeds, "a list of non-negative integers")
+    values = tuple(seeds)
+    if not values or not all(_is_int(s) and s >= 0 for s in values):
+        raise _fail(name, list(values), "a non-empty list of non-negative integers")
+    return values
+
+
 def validate(cfg: Config) -> Config:
-    """Raise :class:`ConfigError` naming the parameter and its valid values."""
+    """Check every field's type and range (Issue 13.1); raise :class:`ConfigError` with one
+    line naming the parameter, its value and the valid values."""
     for name, choices in _CHOICES.items():
+        check_choice(name, getattr(cfg, name), choices)
+    if not (_is_real(cfg.sparsity) and 0 < cfg.sparsity < 1):
+        raise _fail("sparsity", cfg.sparsity, "a number in the open interval (0, 1)")
+    for name in _POSITIVE_INT:
         value = getattr(cfg, name)
-        if value not in choices:
-            raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-    if not 0 < cfg.sparsity < 1:
-        raise ConfigError(f"sparsity must be in the open interval (0, 1); got {cfg.sparsity!r}")
-    positive = ("width", "epochs", "batch_size", "lr", "eval_batch_size")
-    for name in positive:
-        if not getattr(cfg, name) > 0:
-            raise ConfigError(f"{name} must be positive; got {getattr(cfg, name)!r}")
-    for name in ("n_train", "n_test", "n_robust"):
+        if not (_is_int(value) and value > 0):
+            raise _fail(name, value, "a positive integer")
+    for name in _OPTIONAL_POSITIVE_INT:
         value = getattr(cfg, name)
-        if value is not None and value <= 0:
-            raise ConfigError(f"{name} must be positive or None; got {value!r}")
+        if value is not None and not (_is_int(value) and value > 0):
+            raise _fail(name, value, "a positive integer or None (all images)")
+    for name in _NON_NEGATIVE_INT:
+        value = getattr(cfg, name)
+        if not (_is_int(value) and value >= 0):
+            raise _fail(name, value, "a non-negative integer")
+    for name in _POSITIVE_REAL:
+        value = getattr(cfg, name)
+        if not (_is_real(value) and value > 0):
+            raise _fail(name, value, "a positive finite number")
+    for name in _NON_NEGATIVE_REAL:
+        value = getattr(cfg, name)
+        if not (_is_real(value) and value >= 0):
+            raise _fail(name, value, "a finite number >= 0")
+    for name in _EPSILON:
+        value = getattr(cfg, name)
+        if not (_is_real(value) and 0 <= value <= 1):
+            raise _fail(name, value, "a number in [0, 1] (images are in [0, 1])")
+    if not (_is_real(cfg.momentum) and 0 <= cfg.momentum < 1):
+        raise _fail("momentum", cfg.momentum, "a number in [0, 1)")
+    for name in _BOOL:
+        value = getattr(cfg, name)
+        if not isinstance(value, (bool, np.bool_)):
+            raise _fail(name, value, "True or False")
     if cfg.n_train is not None and cfg.n_train < cfg.batch_size:
-        raise ConfigError(f"n_train must be at least batch_size ({cfg.batch_size}); "
-                          f"got {cfg.n_train}")
+        raise _fail("n_train", cfg.n_train, f"at least batch_size ({cfg.batch_size})")
     return cfg
+
+
+# The experiment's own choices: make_config's arguments (the CLI's --profile, --objective, ...),
+# never overrides, which would skip the profile's sizes (quick TRADES trains on fewer images).
+EXPERIMENT = ("profile", "objective", "sparsity", "rewiring", "seed")
 
 
 def make_config(profile: str = "quick", objective: str = "natural", sparsity: float = 0.99,
                 rewiring: str = "random", seed: int = 0, **overrides: Any) -> Config:
     """The profile's configuration for one experiment, with optional overrides."""
-    if profile not in PROFILES:
-        raise ConfigError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
+    check_choice("profile", profile, PROFILES)
     values: dict[str, Any] = dict(_PROFILE_VALUES[profile])
     if profile == "quick" and objective == "trades":
         values.update(_QUICK_TRADES)

@@ -23,10 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .files import atomic_write
 from .rng import draw
 
-__all__ = ["DataError", "Data", "data_root", "load_data", "write_synthetic", "download",
-           "batches", "augment", "AUGMENTATIONS", "CLASSES"]
+__all__ = ["DataError", "Data", "data_root", "load_data", "data_identity", "write_synthetic",
+           "download", "batches", "augment", "AUGMENTATIONS", "CLASSES", "CIFAR10_SHA256"]
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
@@ -43,6 +44,10 @@ CONTENT_SHA256 = {
     "data_batch_5": "c2108fec4d9d07a51c26c680b5886f54ff810c859a3f7ba7efe3a4a82a838293",
     "test_batch": "2c33b053d1cd726af8d86e174a96dd89d7000ba1412add026d68142375b89d51",
 }
+# The identity of a whole dataset: SHA-256 of its batches' content hashes, in file order. A
+# copy that passes the content check is, by construction, this.
+CIFAR10_SHA256 = hashlib.sha256("".join(CONTENT_SHA256[n] for n in TRAIN_FILES + TEST_FILES)
+                                .encode()).hexdigest()
 _HOW_TO_GET = ("Get CIFAR-10 with `python -m srewire data --download --data DIR` (needs "
                "internet; uses torchvision), or point --data / the SREWIRE_DATA environment "
                "variable at a folder that contains cifar-10-batches-py/.")
@@ -61,10 +66,11 @@ class Data:
     x_test: torch.Tensor
     y_test: torch.Tensor
     name: str  # "cifar10" or "synthetic"
+    sha256: str = ""  # the whole dataset's content hash (see CIFAR10_SHA256)
 
     def to(self, device: torch.device | str) -> "Data":
         return Data(self.x_train.to(device), self.y_train.to(device),
-                    self.x_test.to(device), self.y_test.to(device), self.name)
+                    self.x_test.to(device), self.y_test.to(device), self.name, self.sha256)
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -84,8 +90,9 @@ def _content_hash(images: np.ndarray, labels: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def _load_split(folder: Path, files: list[str], synthetic: bool) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = [], []
+def _load_split(folder: Path, files: list[str], synthetic: bool
+                ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    xs, ys, hashes = [], [], []
     for name in files:
         path = folder / name
         if not path.is_file():
@@ -100,13 +107,15 @@ def _load_split(folder: Path, files: list[str], synthetic: bool) -> tuple[np.nda
                 or (len(labels) and labels.min() < 0):
             raise DataError(f"CIFAR-10 file {path} has the wrong layout (expected uint8 "
                             f"N x 3072 images and labels 0-9). {_HOW_TO_GET}")
-        if not synthetic and _content_hash(images, labels) != CONTENT_SHA256[name]:
+        digest = _content_hash(images, labels)
+        if not synthetic and digest != CONTENT_SHA256[name]:
             raise DataError(f"CIFAR-10 file {path} failed its content check (pixels or labels "
                             f"differ from the official release). Delete the folder and fetch "
                             f"it again. {_HOW_TO_GET}")
         xs.append(images)
         ys.append(labels)
-    return np.concatenate(xs).reshape(-1, 3, 32, 32), np.concatenate(ys)
+        hashes.append(digest)
+    return np.concatenate(xs).reshape(-1, 3, 32, 32), np.concatenate(ys), hashes
 
 
 def _is_synthetic(folder: Path) -> bool:
@@ -115,6 +124,13 @@ def _is_synthetic(folder: Path) -> bool:
         raise DataError(f"CIFAR-10 not found: {meta} is missing. {_HOW_TO_GET}")
     with open(meta, "rb") as f:
         return bool(pickle.load(f, encoding="latin1").get("srewire_synthetic", False))
+
+
+def _synthetic_refused(folder: Path) -> DataError:
+    return DataError(f"{folder} is marked synthetic (srewire_synthetic in batches.meta): a "
+                     f"stand-in for tests, not CIFAR-10. It is accepted only on the smoke profile "
+                     f"or when asked for explicitly (allow_synthetic=True; CLI: "
+                     f"--allow-synthetic). {_HOW_TO_GET}")
 
 
 def _stratified(labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
@@ -133,18 +149,23 @@ def _stratified(labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
 
 def load_data(root: str | os.PathLike | None = None, *, n_train: int | None = None,
               n_test: int | None = None, data_seed: int = 0,
-              device: torch.device | str = "cpu") -> Data:
+              device: torch.device | str = "cpu", allow_synthetic: bool = False) -> Data:
     """Load and verify CIFAR-10 (or a synthetic copy) from ``root/cifar-10-batches-py``.
 
     ``n_train`` / ``n_test`` select seeded, class-balanced subsets (all images when None).
+    A folder marked synthetic skips the content check and is therefore accepted only with
+    ``allow_synthetic`` (Issue 17.2); the result's ``name`` says "synthetic" and ``sha256``
+    hashes its actual content.
     Raises :class:`DataError` with instructions when the data is missing or corrupt.
     """
     folder = data_root(root) / FOLDER
     if not folder.is_dir():
         raise DataError(f"CIFAR-10 not found: {folder} does not exist. {_HOW_TO_GET}")
     synthetic = _is_synthetic(folder)
-    x_tr, y_tr = _load_split(folder, TRAIN_FILES, synthetic)
-    x_te, y_te = _load_split(folder, TEST_FILES, synthetic)
+    if synthetic and not allow_synthetic:
+        raise _synthetic_refused(folder)
+    x_tr, y_tr, h_tr = _load_split(folder, TRAIN_FILES, synthetic)
+    x_te, y_te, h_te = _load_split(folder, TEST_FILES, synthetic)
     if not synthetic:
         for labels, per_class in ((y_tr, 5000), (y_te, 1000)):
             if not (np.bincount(labels, minlength=10) == per_class).all():
@@ -153,8 +174,40 @@ def load_data(root: str | os.PathLike | None = None, *, n_train: int | None = No
     tr, te = _stratified(y_tr, n_train, data_seed), _stratified(y_te, n_test, data_seed + 1)
     data = Data(torch.from_numpy(x_tr[tr].copy()), torch.from_numpy(y_tr[tr].copy()),
                 torch.from_numpy(x_te[te].copy()), torch.from_numpy(y_te[te].copy()),
-                "synthetic" if synthetic else "cifar10")
+                "synthetic" if synthetic else "cifar10", _dataset_hash(h_tr + h_te))
     return data.to(device)
+
+
+def _dataset_hash(batch_hashes: list[str]) -> str:
+    return hashlib.sha256("".join(batch_hashes).encode()).hexdigest()
+
+
+_IDENTITY_CACHE: dict[tuple, tuple[str, str]] = {}
+
+
+def data_identity(root: str | os.PathLike | None = None) -> tuple[str, str] | None:
+    """``(name, sha256)`` of the dataset :func:`load_data` would load from ``root``, without
+    loading it for real CIFAR-10, or None when there is no dataset there.
+
+    An unmarked folder can only ever train as the official release (its content check would
+    refuse anything else), so it is ``("cifar10", CIFAR10_SHA256)``; a folder marked synthetic
+    has its content hashed (remembered per file size and modification time).
+    """
+    folder = data_root(root) / FOLDER
+    if not (folder / "batches.meta").is_file():
+        return None
+    if not _is_synthetic(folder):
+        return "cifar10", CIFAR10_SHA256
+    files = [folder / n for n in TRAIN_FILES + TEST_FILES]
+    try:
+        key = tuple((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    except OSError:
+        return None
+    if key not in _IDENTITY_CACHE:
+        hashes = (_load_split(folder, TRAIN_FILES, True)[2]
+                  + _load_split(folder, TEST_FILES, True)[2])
+        _IDENTITY_CACHE[key] = ("synthetic", _dataset_hash(hashes))
+    return _IDENTITY_CACHE[key]
 
 
 def download(root: str | os.PathLike | None = None) -> Path:
@@ -172,7 +225,8 @@ def write_synthetic(root: str | os.PathLike, n_train: int = 500, n_test: int = 2
     """Write a small learnable CIFAR-10 look-alike in the same pickle format.
 
     Each class has its own smooth colour pattern; images are that pattern plus noise.
-    ``batches.meta`` carries ``srewire_synthetic: True`` so the loader skips the content check.
+    ``batches.meta`` carries ``srewire_synthetic: True``: the loader skips the content check
+    and accepts the folder only where synthetic data is asked for (``allow_synthetic``).
     """
     rng = np.random.default_rng(seed)
     folder = Path(root) / FOLDER
@@ -205,10 +259,7 @@ def write_synthetic(root: str | os.PathLike, n_train: int = 500, n_test: int = 2
 
 
 def _write_pickle(path: Path, obj: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump(obj, f, protocol=2)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: pickle.dump(obj, f, protocol=2))
 
 
 def to_float(x: torch.Tensor) -> torch.Tensor:
@@ -266,8 +317,9 @@ def save_sample(path: str | os.PathLike, root: str | os.PathLike | None = None,
     data = load_data(root)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, images=data.x_test[:n].cpu().numpy(),
-                        labels=data.y_test[:n].cpu().numpy(), source=np.array(data.name))
+    atomic_write(path, lambda f: np.savez_compressed(
+        f, images=data.x_test[:n].cpu().numpy(), labels=data.y_test[:n].cpu().numpy(),
+        source=np.array(data.name)))
     return path
 
 

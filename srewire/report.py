@@ -14,8 +14,9 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .config import DEFAULT_SEEDS
-from .runs import GRID, STRATEGY_ORDER, ensure_grid, load_results
+from .config import DEFAULT_SEEDS, PROFILES, check_choice, check_seeds
+from .runs import (GRID, STRATEGY_ORDER, RunError, ensure_grid, grid_row, load_results,
+                   missing_runs)
 
 __all__ = ["glue", "THESIS", "STRATEGY_LABELS", "load_grid", "runs_table", "summary", "table1",
            "table2", "table3", "claims", "Claim", "fmt", "robustness_checks", "timings",
@@ -24,8 +25,17 @@ __all__ = ["glue", "THESIS", "STRATEGY_LABELS", "load_grid", "runs_table", "summ
 
 STRATEGY_LABELS = {"random": "Unstructured", "structured": "Structured",
                    "weight_based": "Structured weight-based"}
-ROW_LABELS = {("natural", 0.99): "99% natural", ("natural", 0.95): "95% natural",
-              ("trades", 0.95): "95% TRADES"}
+
+
+class _GridRows(dict):
+    """Labels of the grid's rows; an off-grid (objective, sparsity) is a clear error."""
+
+    def __missing__(self, key: tuple[str, float]) -> str:
+        return self[grid_row(*key)]  # raises RunError naming the grid's rows
+
+
+ROW_LABELS = _GridRows({("natural", 0.99): "99% natural", ("natural", 0.95): "95% natural",
+                        ("trades", 0.95): "95% TRADES"})
 
 # The thesis's numbers (Seidel 2022/23, §4), VGG11 on CIFAR-10, 100 epochs.
 THESIS: dict[str, dict[tuple[str, float], tuple[float, float, float]]] = {
@@ -67,14 +77,30 @@ def glue(name: str, value: Any) -> None:
 
 def load_grid(profile: str = "quick", results_dir: str | os.PathLike = "results",
               seeds: Iterable[int] | None = None, *, data_root: str | None = None,
-              compute: bool = True, force: bool = False) -> list[dict]:
+              compute: bool = False, force: bool = False, partial: bool = False
+              ) -> list[dict]:
     """Results of the thesis grid for ``profile`` and ``seeds`` (None: the profile's
-    :data:`srewire.config.DEFAULT_SEEDS`): finished runs are read from disk; missing ones are
-    trained first when ``compute`` (all of them with ``force``)."""
-    seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)
-    if compute:
+    :data:`srewire.config.DEFAULT_SEEDS`), read from disk.
+
+    Nothing is trained unless asked for (Issue 13.10): a missing run raises
+    :class:`~srewire.runs.RunError` saying how to compute it; with ``compute`` missing runs
+    are trained first (all of them with ``force``, which implies ``compute``). With
+    ``partial`` the runs that exist are returned, possibly none, and nothing is trained: how
+    the book shows a paper grid that GPU windows fill piece by piece (Issue 12.3). Bad
+    arguments raise :class:`~srewire.config.ConfigError`, as on the command line.
+    """
+    check_choice("profile", profile, PROFILES)
+    seeds = list(check_seeds(DEFAULT_SEEDS[profile] if seeds is None else seeds))
+    if (compute or force) and not partial:
         ensure_grid(profile, seeds, results=results_dir, data_root=data_root, force=force)
-    return [r for r in load_results(results_dir, profile) if r["config"]["seed"] in seeds]
+    missing = [] if partial else missing_runs(results_dir, profile, seeds)
+    if missing:
+        raise RunError(f"{len(missing)} run(s) of the {profile} grid are missing in "
+                       f"{results_dir}/{profile} (e.g. {missing[0]}); compute them with: "
+                       f"python -m srewire grid --profile {profile} --seeds "
+                       f"{' '.join(map(str, seeds))} --results {results_dir}, or "
+                       f"load_grid(..., compute=True)")
+    return load_results(results_dir, profile, seeds)
 
 
 def runs_table(results: list[dict]) -> pd.DataFrame:

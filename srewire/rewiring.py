@@ -32,6 +32,7 @@ from typing import Literal, Sequence
 import numpy as np
 import torch
 
+from .config import STRATEGIES as _CONFIG_STRATEGIES
 from .models import SparseLayer
 from .rng import RNG_MODES, draw, make_generator, to_device
 
@@ -40,7 +41,7 @@ __all__ = ["nearest_dormant", "Rewirer", "RewireStats", "STRATEGIES", "METRICS"]
 Strategy = Literal["random", "structured", "weight_based"]
 Metric = Literal["euclidean", "eq3"]
 TieBreak = Literal["random", "lowest"]
-STRATEGIES: tuple[str, ...] = ("random", "structured", "weight_based")
+STRATEGIES: tuple[str, ...] = _CONFIG_STRATEGIES  # one home: srewire.config.STRATEGIES
 METRICS: tuple[str, ...] = ("euclidean", "eq3")
 
 TIE_BREAKS: tuple[str, ...] = ("random", "lowest")

@@ -5,15 +5,18 @@ its output folder:
 
 * ``result.json`` — config, accuracies, measured sparsity, zero fibres (per axis, global and
   per layer), the single-fibre-pruned numbers, per-epoch curves, rewiring statistics and
-  provenance; numbers rounded when written;
-* ``masks.npz`` — the final connectivity of every sparse layer, bit-packed and compressed;
-* ``weights.npz`` (with ``save_weights``) — a compact float16 copy of the trained weights;
+  provenance (code version, data identity); numbers rounded when written;
+* ``masks.npz`` and, with ``save_weights``, ``weights.npz`` (see :mod:`srewire.weightfiles`);
 * ``checkpoint.pt`` — written atomically after every epoch (not meant for git). An interrupted
   run (Ctrl-C, kill -9) started again with the same arguments resumes from it and, on a CPU,
   ends with the same results as an uninterrupted run.
 
+A finished run is its own cache: the same config on the same data (by content hash) returns
+the stored result (Issue 13.7). Every file is written atomically (:mod:`srewire.files`).
+
 :func:`ensure_grid` runs the thesis's grid (99 % natural, 95 % natural, 95 % TRADES, each with
-the three strategies) for a profile and seeds, skipping runs whose results exist.
+the three strategies) for a profile and seeds, skipping runs whose results exist;
+:func:`load_results` reads exactly the runs of a requested grid.
 """
 
 from __future__ import annotations
@@ -24,28 +27,33 @@ import os
 import platform
 import subprocess
 import time
-from pathlib import Path
+import warnings
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterable
 
-import numpy as np
 import torch
 
 from . import __version__
 from .attacks import accuracy, robustness
-from .config import Config, from_dict, make_config
-from .data import load_data
+from .config import (DEFAULT_SEEDS, PROFILES, STRATEGIES, Config, check_choice, check_seeds,
+                     from_dict, make_config)
+from .data import CIFAR10_SHA256, Data, data_identity, load_data
+from .files import atomic_write, atomic_write_json
 from .metrics import fibre_report, single_fibre_prune, sparsity
-from .models import VGG11, layer_names, sparse_layers
+from .models import VGG11, sparse_layers
 from .rewiring import Rewirer
 from .rng import make_generator
 from .train import SGDW, TrainingDiverged, train_epoch
+from .weightfiles import load_masks, load_weights, save_masks, save_weights
 
 __all__ = ["run", "evaluate", "run_name", "GRID", "grid_configs", "ensure_grid",
-           "load_results", "load_masks", "load_weights", "demo_model", "RunError"]
+           "load_results", "load_masks", "load_weights", "save_masks", "save_weights",
+           "demo_model", "grid_row", "missing_runs", "keeps_weights", "RunError"]
 
 GRID: tuple[tuple[str, float], ...] = (("natural", 0.99), ("natural", 0.95), ("trades", 0.95))
-STRATEGY_ORDER = ("random", "structured", "weight_based")
+STRATEGY_ORDER = STRATEGIES  # the old name of config.STRATEGIES, kept for imports
 RESULT, CHECKPOINT, MASKS, WEIGHTS = "result.json", "checkpoint.pt", "masks.npz", "weights.npz"
 
 
@@ -58,8 +66,18 @@ def run_name(cfg: Config) -> str:
     return f"{cfg.objective}_s{cfg.sparsity:g}_{cfg.rewiring}_seed{cfg.seed}"
 
 
+def grid_row(objective: str, sparsity: float) -> tuple[str, float]:
+    """``(objective, sparsity)`` if it is a row of the thesis grid, else :class:`RunError`."""
+    for row in GRID:
+        if row[0] == objective and math.isclose(row[1], float(sparsity)):
+            return row
+    rows = ", ".join(f"{o} {s:g}" for o, s in GRID)
+    raise RunError(f"{objective} at sparsity {sparsity!r} is not in the thesis grid "
+                   f"(objective sparsity: {rows})")
+
+
 # --------------------------------------------------------------------------------------------
-# helpers: files
+# helpers: files, provenance
 # --------------------------------------------------------------------------------------------
 
 def _check_writable(out: Path) -> None:
@@ -75,14 +93,12 @@ def _check_writable(out: Path) -> None:
         raise RunError(f"out: cannot write to {out} (no write permission on {parent})")
 
 
-def _atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    _atomic_write_bytes(path, lambda p: p.write_text(json.dumps(obj, indent=1) + "\n"))
+def _read_result(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(f"{path} cannot be read ({exc}); delete it, or rerun with --restart "
+                       f"(grid: --force) to compute the run again") from None
 
 
 def _round(obj: Any, digits: int = 3) -> Any:
@@ -129,71 +145,59 @@ def _device_name(device: torch.device) -> str:
     return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def save_masks(model: torch.nn.Module, path: Path) -> None:
-    """Bit-packed, compressed connectivity of every sparse layer."""
-    arrays = {}
-    for name, layer in zip(layer_names(model), sparse_layers(model)):
-        mask = layer.connected().cpu().numpy()
-        arrays[name] = np.packbits(mask.reshape(-1))
-        arrays[name + "_shape"] = np.array(mask.shape)
-    _atomic_write_bytes(path, lambda p: np.savez_compressed(open(p, "wb"), **arrays))
+_VERSION_WARNING = {"given": False}  # one warning per process, however many results differ
 
 
-def load_masks(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """{layer name: bool array in PyTorch layout} from a ``masks.npz``."""
-    with np.load(path) as z:
-        names = [k for k in z.files if not k.endswith("_shape")]
-        out = {}
-        for name in names:
-            shape = tuple(z[name + "_shape"])
-            out[name] = np.unpackbits(z[name], count=math.prod(shape)).astype(bool).reshape(shape)
-    return out
+def _warn_if_other_code(result: dict, where: Path) -> None:
+    """Warn, once per process, when a stored result was made by other code than this."""
+    prov = result.get("provenance") or {}
+    made = (prov.get("git_commit"), (prov.get("versions") or {}).get("srewire"))
+    now = (_git_commit(), __version__)
+    same_commit = None in (made[0], now[0]) or made[0] == now[0]
+    if (same_commit and made[1] == now[1]) or _VERSION_WARNING["given"]:
+        return
+    _VERSION_WARNING["given"] = True
+    warnings.warn(f"results such as {where} were made by srewire {made[1]} at commit "
+                  f"{made[0]}; this is srewire {now[1]} at commit {now[0]}. Recompute them "
+                  f"(grid --force) if the code changed what they measure", stacklevel=3)
 
 
-def save_weights(model: torch.nn.Module, path: Path) -> None:
-    """Compact weights: for sparse layers the connectivity bits and float16 sign * theta of
-    the connected coordinates; every other parameter and buffer as float32."""
-    arrays: dict[str, np.ndarray] = {}
-    sparse = {id(layer) for layer in sparse_layers(model)}
-    for name, module in model.named_modules():
-        if id(module) in sparse:
-            mask = module.connected().reshape(-1)
-            w = module.weight().detach().reshape(-1)[mask]
-            arrays[f"{name}.mask"] = np.packbits(mask.cpu().numpy())
-            arrays[f"{name}.values"] = w.cpu().numpy().astype(np.float16)
-    for key, value in model.state_dict().items():
-        if key.endswith(".theta") or key.endswith(".sign"):
-            continue
-        arrays[key] = value.cpu().numpy()
-    _atomic_write_bytes(path, lambda p: np.savez_compressed(open(p, "wb"), **arrays))
+def _recorded_data(result: dict) -> tuple[str | None, str | None]:
+    """(name, sha256) of the data a stored result was made from. Results from before the
+    hash was recorded say "cifar10" only, which the content check then guaranteed to be the
+    official release."""
+    prov = result.get("provenance") or {}
+    name, digest = prov.get("data"), prov.get("data_sha256")
+    if name == "cifar10" and digest is None:
+        digest = CIFAR10_SHA256
+    return name, digest
 
 
-def load_weights(path: str | os.PathLike, config: Config) -> VGG11:
-    """A VGG11 rebuilt from ``save_weights`` output (float16-rounded weights, eval mode)."""
-    model = VGG11(config.connectivity, head=config.head, width=config.width, seed=config.seed)
-    state = model.state_dict()
-    sparse = {name: m for name, m in model.named_modules() if m in sparse_layers(model)}
-    with np.load(path) as z:
-        for key in state:
-            if key in z.files:
-                state[key] = torch.from_numpy(z[key]).reshape(state[key].shape)
-        for name, layer in sparse.items():
-            n = layer.size
-            mask = torch.from_numpy(np.unpackbits(z[f"{name}.mask"], count=n).astype(bool))
-            values = torch.from_numpy(z[f"{name}.values"].astype(np.float32))
-            theta = torch.zeros(n)
-            sign = state[f"{name}.sign"].reshape(-1).clone()
-            theta[mask] = values.abs()
-            sign[mask] = torch.where(values >= 0, 1.0, -1.0)
-            state[f"{name}.theta"] = theta.reshape(layer.theta.shape)
-            state[f"{name}.sign"] = sign.reshape(layer.theta.shape)
-    model.load_state_dict(state)
-    return model.eval()
+def _synthetic_allowed(cfg: Config, allow_synthetic: bool) -> bool:
+    return allow_synthetic or cfg.profile == "smoke"
 
 
 # --------------------------------------------------------------------------------------------
-# the run
+# the run, phase by phase
 # --------------------------------------------------------------------------------------------
+
+@dataclass
+class _Training:
+    """Everything a run's training loop reads and updates."""
+
+    model: VGG11
+    optimizer: SGDW
+    rewirer: Rewirer
+    generator: torch.Generator
+    steps_per_epoch: int
+    total_steps: int
+    state: dict[str, Any] = field(default_factory=lambda: {
+        "epoch": 0, "curves": {"train_loss": [], "train_accuracy": [], "test_accuracy": []},
+        "rewiring": {"revived": [], "died": [], "revived_then_died": [],
+                     "revived_first_epoch": []},
+        "best": {"accuracy": -1.0, "epoch": -1}, "elapsed": 0.0})
+    best_model: dict | None = None
+
 
 def _pick_device(device: str | torch.device | None) -> torch.device:
     if device is None:
@@ -209,50 +213,74 @@ def _bar(quiet: bool, desc: str, leave: bool = False) -> Callable | None:
     return lambda it, total=None: tqdm(it, total=total, desc=desc, leave=leave)
 
 
-def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike | None = None,
-        device: str | torch.device | None = None, quiet: bool = False,
-        restart: bool = False) -> dict:
-    """Train and evaluate one configuration; returns the result dictionary (also on disk).
-
-    Resumes from ``out/checkpoint.pt`` when present (same config required) and returns the
-    existing result when the run has finished, unless ``restart`` is set.
-    Raises :class:`RunError`, :class:`~srewire.config.ConfigError` or
-    :class:`~srewire.data.DataError` before writing
-    anything when an argument is bad.
-    """
-    cfg = from_dict(config.to_dict()) if isinstance(config, Config) else config
-    _git_commit()  # pin the provenance to the code as it was when the run started
-    out = Path(out)
-    _check_writable(out)
-    dev = _pick_device(device)
-    ckpt_path, result_path = out / CHECKPOINT, out / RESULT
-    if not restart and result_path.is_file():
-        done = json.loads(result_path.read_text())
-        if from_dict(done["config"]) == cfg:
-            return done
+def _cached(cfg: Config, out: Path, data_root: str | os.PathLike | None,
+            allow_synthetic: bool) -> dict | None:
+    """Phase 1: the stored result when ``out`` holds this run on this data, else None."""
+    path = out / RESULT
+    if not path.is_file():
+        return None
+    done = _read_result(path)
+    if from_dict(done["config"]) != cfg:
         raise RunError(f"out: {out} already holds a finished run with a different config; "
                        f"use another folder or restart=True (--restart)")
-    if os.environ.get("SREWIRE_NO_TRAINING"):  # set by the nbval stage of scripts/test.sh
-        raise RunError(f"no finished run in {out} and SREWIRE_NO_TRAINING is set: the "
-                       f"committed results are incomplete; compute them with: python -m "
-                       f"srewire grid --profile {cfg.profile} --seeds {cfg.seed}")
-    checkpoint = None
-    if ckpt_path.is_file() and not restart:
+    name, digest = _recorded_data(done)
+    current = data_identity(data_root)  # None: no data here, the result stands as stored
+    if current is not None and (name, digest) != current:
+        raise RunError(f"out: {out} holds a result made from {name} data (sha256 "
+                       f"{str(digest)[:12]}), but the data now is {current[0]} (sha256 "
+                       f"{current[1][:12]}); rerun with restart=True (--restart, grid: "
+                       f"--force) or use another folder")
+    if name == "synthetic" and not _synthetic_allowed(cfg, allow_synthetic):
+        raise RunError(f"out: {out} holds a {cfg.profile} result made from synthetic data; "
+                       f"recompute it on CIFAR-10 (--restart) or pass allow_synthetic=True")
+    _warn_if_other_code(done, path)
+    return done
+
+
+def _resume(ckpt_path: Path, cfg: Config, restart: bool) -> dict | None:
+    """Phase 2: the checkpoint to resume from (None: start afresh)."""
+    if restart or not ckpt_path.is_file():
+        return None
+    try:
         checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if from_dict(checkpoint["config"]) != cfg:
-            raise RunError(f"out: {out} holds a checkpoint of a different config; use another "
-                           f"folder or restart=True (--restart)")
+        same = from_dict(checkpoint["config"]) == cfg
+    except Exception as exc:  # truncated, not a checkpoint, or refused by weights_only
+        raise RunError(f"checkpoint {ckpt_path} cannot be read ({type(exc).__name__}); delete "
+                       f"it or rerun with restart=True (--restart) to train from the start"
+                       ) from None
+    if not same:
+        raise RunError(f"out: {ckpt_path.parent} holds a checkpoint of a different config; use "
+                       f"another folder or restart=True (--restart)")
+    return checkpoint
+
+
+def _data(cfg: Config, data_root: str | os.PathLike | None, dev: torch.device,
+          allow_synthetic: bool, checkpoint: dict | None) -> Data:
+    """Phase 3: the verified dataset (the one a resumed checkpoint was trained on)."""
     data = load_data(data_root, n_train=cfg.n_train, n_test=cfg.n_test,
-                     data_seed=cfg.data_seed, device=dev)
+                     data_seed=cfg.data_seed, device=dev,
+                     allow_synthetic=_synthetic_allowed(cfg, allow_synthetic))
+    trained_on = (checkpoint or {}).get("data_sha256")
+    if trained_on is not None and trained_on != data.sha256:
+        raise RunError(f"checkpoint {CHECKPOINT} was trained on other data (sha256 "
+                       f"{trained_on[:12]}) than {data.name} (sha256 {data.sha256[:12]}); "
+                       f"rerun with restart=True (--restart)")
+    return data
+
+
+def _prepare_folder(out: Path, restart: bool) -> None:
+    """Phase 4: the run folder, without any stale file of an earlier run when restarting."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"out: cannot create {out} ({exc.strerror})") from None
-    for stale in (result_path, out / MASKS, out / WEIGHTS):
-        if restart and stale.exists():
-            stale.unlink()
+    if restart:
+        for stale in (RESULT, MASKS, WEIGHTS, CHECKPOINT):
+            (out / stale).unlink(missing_ok=True)
 
-    t_start = time.perf_counter()
+
+def _build(cfg: Config, dev: torch.device, n_train: int, checkpoint: dict | None) -> _Training:
+    """Phase 5: model, optimiser, rewirer and batch generator, restored from ``checkpoint``."""
     model = VGG11(cfg.connectivity, head=cfg.head, width=cfg.width, seed=cfg.seed).to(dev)
     optimizer = SGDW(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                      weight_decay=cfg.weight_decay)
@@ -261,98 +289,160 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
                       epsilon=cfg.revive_value, reset_momentum=cfg.reset_momentum,
                       crossing="track", seed=cfg.seed, rng=cfg.rng)
     generator = make_generator(cfg.seed + 1, dev, cfg.rng)
-    steps_per_epoch = len(data.x_train) // cfg.batch_size
-    total_steps = steps_per_epoch * cfg.epochs
-    state: dict[str, Any] = {"epoch": 0, "curves": {"train_loss": [], "train_accuracy": [],
-                                                      "test_accuracy": []},
-                             "rewiring": {"revived": [], "died": [], "revived_then_died": [],
-                                          "revived_first_epoch": []},
-                             "best": {"accuracy": -1.0, "epoch": -1}, "elapsed": 0.0}
-    best_model: dict | None = None
+    steps_per_epoch = n_train // cfg.batch_size
+    tr = _Training(model, optimizer, rewirer, generator, steps_per_epoch,
+                   steps_per_epoch * cfg.epochs)
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         rewirer.load_state_dict(checkpoint["rewirer"])
         generator.set_state(checkpoint["generator"])
-        state = checkpoint["state"]
-        best_model = checkpoint.get("best_model")
+        tr.state = checkpoint["state"]
+        tr.best_model = checkpoint.get("best_model")
+    return tr
+
+
+def _record_epoch(tr: _Training, cfg: Config, epoch: int, stats: Any, test_acc: float) -> None:
+    """Per-epoch curves and rewiring statistics."""
+    curves, rw = tr.state["curves"], tr.state["rewiring"]
+    curves["train_loss"].append(stats.loss)
+    curves["train_accuracy"].append(stats.accuracy)
+    curves["test_accuracy"].append(test_acc)
+    if cfg.track_structure:
+        curves.setdefault("zero_fibres_out", []).append(fibre_report(tr.model)["global"]["out"])
+    rw["revived"].append(stats.revived)
+    rw["died"].append(stats.died)
+    rw["revived_then_died"].append(stats.revived_then_died)
+    rw.setdefault("rewire_seconds", []).append(stats.rewire_seconds)
+    rw.setdefault("step_seconds", []).append(stats.step_seconds)
+    if epoch == 0:
+        rw["revived_first_epoch"] = stats.revived_per_step
+
+
+def _keep_best(tr: _Training, cfg: Config, epoch: int, test_acc: float) -> None:
+    """The model that ``checkpoint="best_clean"`` evaluates (the predecessor's choice)."""
+    if cfg.checkpoint == "best_clean" and test_acc > tr.state["best"]["accuracy"]:
+        tr.state["best"] = {"accuracy": test_acc, "epoch": epoch + 1}
+        tr.best_model = {k: v.detach().cpu().clone() for k, v in tr.model.state_dict().items()}
+
+
+def _save_checkpoint(tr: _Training, cfg: Config, data: Data, path: Path) -> None:
+    snapshot = {"config": cfg.to_dict(), "model": tr.model.state_dict(),
+                "optimizer": tr.optimizer.state_dict(), "rewirer": tr.rewirer.state_dict(),
+                "generator": tr.generator.get_state(), "state": tr.state,
+                "data_sha256": data.sha256}
+    if tr.best_model is not None:
+        snapshot["best_model"] = tr.best_model
+    atomic_write(path, lambda f: torch.save(snapshot, f))
+
+
+def _train(tr: _Training, cfg: Config, data: Data, out: Path, quiet: bool) -> None:
+    """Phase 6: the remaining epochs, each ending with curves, best model and checkpoint."""
     t_train = time.perf_counter()
-    epochs = range(state["epoch"], cfg.epochs)
+    epochs = range(tr.state["epoch"], cfg.epochs)
     bar = _bar(quiet, "epochs", leave=True)
     for epoch in (bar(epochs, total=len(epochs)) if bar else epochs):
         try:
-            stats = train_epoch(model, optimizer, rewirer, data.x_train, data.y_train, cfg,
-                                step=epoch * steps_per_epoch, total_steps=total_steps,
-                                generator=generator, progress=_bar(quiet, f"epoch {epoch + 1}"))
+            stats = train_epoch(tr.model, tr.optimizer, tr.rewirer, data.x_train, data.y_train,
+                                cfg, step=epoch * tr.steps_per_epoch,
+                                total_steps=tr.total_steps, generator=tr.generator,
+                                progress=_bar(quiet, f"epoch {epoch + 1}"))
         except TrainingDiverged as exc:
             kept = (f"the last good checkpoint (after epoch {epoch}) is kept in {out}" if epoch
                     else "no epoch finished, so there is no last good checkpoint")
             raise TrainingDiverged(f"{exc}; {kept}; lower the learning rate") from None
-        rewirer.canonicalize()
-        test_acc = accuracy(model, data.x_test, data.y_test, cfg.eval_batch_size)
-        curves, rw = state["curves"], state["rewiring"]
-        curves["train_loss"].append(stats.loss)
-        curves["train_accuracy"].append(stats.accuracy)
-        curves["test_accuracy"].append(test_acc)
-        if cfg.track_structure:
-            curves.setdefault("zero_fibres_out", []).append(fibre_report(model)["global"]["out"])
-        rw["revived"].append(stats.revived)
-        rw["died"].append(stats.died)
-        rw["revived_then_died"].append(stats.revived_then_died)
-        rw.setdefault("rewire_seconds", []).append(stats.rewire_seconds)
-        rw.setdefault("step_seconds", []).append(stats.step_seconds)
-        if epoch == 0:
-            rw["revived_first_epoch"] = stats.revived_per_step
-        if cfg.checkpoint == "best_clean" and test_acc > state["best"]["accuracy"]:
-            state["best"] = {"accuracy": test_acc, "epoch": epoch + 1}
-            best_model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        state["epoch"] = epoch + 1
-        state["elapsed"] += time.perf_counter() - t_train
+        tr.rewirer.canonicalize()
+        test_acc = accuracy(tr.model, data.x_test, data.y_test, cfg.eval_batch_size)
+        _record_epoch(tr, cfg, epoch, stats, test_acc)
+        _keep_best(tr, cfg, epoch, test_acc)
+        tr.state["epoch"] = epoch + 1
+        tr.state["elapsed"] += time.perf_counter() - t_train
         t_train = time.perf_counter()
-        snapshot = {"config": cfg.to_dict(), "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(), "rewirer": rewirer.state_dict(),
-                    "generator": generator.get_state(), "state": state}
-        if best_model is not None:
-            snapshot["best_model"] = best_model
-        _atomic_write_bytes(ckpt_path, lambda p: torch.save(snapshot, p))
-    train_seconds = state["elapsed"]
+        _save_checkpoint(tr, cfg, data, out / CHECKPOINT)
 
-    t_eval = time.perf_counter()
-    if cfg.checkpoint == "best_clean" and best_model is not None:
-        model.load_state_dict(best_model)
-    result = evaluate(model, data.x_test, data.y_test, cfg, quiet=quiet)
-    eval_seconds = time.perf_counter() - t_eval
-    rw = state["rewiring"]
+
+def _final_evaluation(tr: _Training, cfg: Config, data: Data, quiet: bool) -> dict:
+    """Phase 7: evaluate the chosen model (final or best clean) and add the run's curves."""
+    if cfg.checkpoint == "best_clean" and tr.best_model is not None:
+        tr.model.load_state_dict(tr.best_model)
+    result = evaluate(tr.model, data.x_test, data.y_test, cfg, quiet=quiet)
+    rw, n = tr.state["rewiring"], tr.steps_per_epoch
     revived_total = sum(rw["revived"])
     result.update({
-        "curves": state["curves"],
+        "curves": tr.state["curves"],
         "rewiring_stats": {
-            "revived_per_step_mean": [r / steps_per_epoch for r in rw["revived"]],
-            "died_per_step_mean": [d / steps_per_epoch for d in rw["died"]],
+            "revived_per_step_mean": [r / n for r in rw["revived"]],
+            "died_per_step_mean": [d / n for d in rw["died"]],
             "revived_then_died_rate": (sum(rw["revived_then_died"]) / revived_total
                                        if revived_total else 0.0),
             "revived_per_step_first_epoch": rw["revived_first_epoch"],
-            "budget": rewirer.budget,
+            "budget": tr.rewirer.budget,
         },
-        "checkpoint_used": ("best_clean (epoch %d)" % state["best"]["epoch"]
+        "checkpoint_used": ("best_clean (epoch %d)" % tr.state["best"]["epoch"]
                             if cfg.checkpoint == "best_clean" else "final"),
-        "provenance": {
-            "git_commit": _git_commit(), "versions": _versions(), "device": _device_name(dev),
-            "seed": cfg.seed, "data": data.name, "n_train": len(data.x_train),
-            "n_test": len(data.x_test), "steps": total_steps,
-            "wall_time_s": {"train": train_seconds, "eval": eval_seconds,
-                            "total": train_seconds + eval_seconds},
-            "wall_time_this_session_s": time.perf_counter() - t_start,
-            "rewiring_share_of_step_time": (sum(rw["rewire_seconds"]) / sum(rw["step_seconds"])
-                                            if rw.get("step_seconds") else None),
-        },
     })
+    return result
+
+
+def _provenance(tr: _Training, cfg: Config, data: Data, dev: torch.device,
+                eval_seconds: float, session_seconds: float) -> dict:
+    """Phase 8: where the result came from: code, versions, device, data, time."""
+    rw, train_seconds = tr.state["rewiring"], tr.state["elapsed"]
+    return {
+        "git_commit": _git_commit(), "versions": _versions(), "device": _device_name(dev),
+        "seed": cfg.seed, "data": data.name, "data_sha256": data.sha256,
+        "n_train": len(data.x_train), "n_test": len(data.x_test), "steps": tr.total_steps,
+        "wall_time_s": {"train": train_seconds, "eval": eval_seconds,
+                        "total": train_seconds + eval_seconds},
+        "wall_time_this_session_s": session_seconds,
+        "rewiring_share_of_step_time": (sum(rw["rewire_seconds"]) / sum(rw["step_seconds"])
+                                        if rw.get("step_seconds") else None),
+    }
+
+
+def _write(out: Path, cfg: Config, model: torch.nn.Module, result: dict) -> dict:
+    """Phase 9: masks, weights and, last, ``result.json`` (its presence means "finished")."""
     result = {"config": cfg.to_dict(), **_round(result)}
     save_masks(model, out / MASKS)
     if cfg.save_weights:
         save_weights(model, out / WEIGHTS)
-    _write_json(result_path, result)
+    atomic_write_json(out / RESULT, result)
     return result
+
+
+def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike | None = None,
+        device: str | torch.device | None = None, quiet: bool = False,
+        restart: bool = False, allow_synthetic: bool = False) -> dict:
+    """Train and evaluate one configuration; returns the result dictionary (also on disk).
+
+    Returns the stored result when ``out`` holds this run, made from the same data; resumes
+    from ``out/checkpoint.pt`` when present (same config required). ``restart`` deletes both
+    first and trains from the start. Data marked synthetic is accepted on the smoke profile
+    or with ``allow_synthetic`` (Issue 17.2). Raises :class:`RunError`,
+    :class:`~srewire.config.ConfigError` or :class:`~srewire.data.DataError` before writing
+    anything when an argument is bad.
+    """
+    cfg = from_dict(config.to_dict())
+    _git_commit()  # pin the provenance to the code as it was when the run started
+    out, t_start = Path(out), time.perf_counter()
+    _check_writable(out)
+    dev = _pick_device(device)
+    if not restart and (done := _cached(cfg, out, data_root, allow_synthetic)) is not None:
+        return done
+    if os.environ.get("SREWIRE_NO_TRAINING"):  # set by the nbval stage of scripts/test.sh
+        raise RunError(f"no finished run in {out} and SREWIRE_NO_TRAINING is set: the "
+                       f"committed results are incomplete; compute them with: python -m "
+                       f"srewire grid --profile {cfg.profile} --seeds {cfg.seed}")
+    checkpoint = _resume(out / CHECKPOINT, cfg, restart)
+    data = _data(cfg, data_root, dev, allow_synthetic, checkpoint)
+    _prepare_folder(out, restart)
+    tr = _build(cfg, dev, len(data.x_train), checkpoint)
+    _train(tr, cfg, data, out, quiet)
+    t_eval = time.perf_counter()
+    result = _final_evaluation(tr, cfg, data, quiet)
+    result["provenance"] = _provenance(tr, cfg, data, dev, time.perf_counter() - t_eval,
+                                       time.perf_counter() - t_start)
+    return _write(out, cfg, tr.model, result)
 
 
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: Config, *,
@@ -385,12 +475,19 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: Conf
 # the grid
 # --------------------------------------------------------------------------------------------
 
-def grid_configs(profile: str, seeds: list[int] | tuple[int, ...] = (0,),
-                 **overrides: Any) -> list[Config]:
+def grid_configs(profile: str, seeds: Iterable[int] = (0,), **overrides: Any) -> list[Config]:
     """The thesis's grid for a profile: (99 % natural, 95 % natural, 95 % TRADES) x the three
-    strategies, for every seed."""
-    return [make_config(profile, objective, sparsity, strategy, seed, **overrides)
-            for seed in seeds for objective, sparsity in GRID for strategy in STRATEGY_ORDER]
+    strategies, for every seed; the run that :func:`keeps_weights` saves its weights."""
+    check_choice("profile", profile, PROFILES)
+    out = []
+    for seed in check_seeds(seeds):
+        for objective, sparsity in GRID:
+            for strategy in STRATEGIES:
+                cfg = make_config(profile, objective, sparsity, strategy, seed, **overrides)
+                if keeps_weights(cfg):
+                    cfg = from_dict({**cfg.to_dict(), "save_weights": True})
+                out.append(cfg)
+    return out
 
 
 def keeps_weights(cfg: Config) -> bool:
@@ -399,35 +496,65 @@ def keeps_weights(cfg: Config) -> bool:
     return cfg.objective == "trades" and cfg.rewiring == "random" and cfg.seed == 0
 
 
-def ensure_grid(profile: str, seeds: list[int] | tuple[int, ...] = (0,), *,
+def ensure_grid(profile: str, seeds: Iterable[int] = (0,), *,
                 results: str | os.PathLike = "results", data_root: str | None = None,
                 force: bool = False, quiet: bool = True, device: str | None = None,
+                allow_synthetic: bool = False,
                 log: Callable[[str], None] | None = None) -> list[dict]:
     """Run every missing run of the grid (all of them with ``force``); return all results."""
     out = []
     for cfg in grid_configs(profile, seeds):
-        if keeps_weights(cfg):
-            cfg = from_dict({**cfg.to_dict(), "save_weights": True})
         folder = Path(results) / profile / run_name(cfg)
         if log and (force or not (folder / RESULT).is_file()):
             log(f"run {profile}/{run_name(cfg)}")
         out.append(run(cfg, folder, data_root=data_root, quiet=quiet, restart=force,
-                       device=device))
+                       device=device, allow_synthetic=allow_synthetic))
     return out
 
 
-def load_results(results: str | os.PathLike = "results", profile: str = "quick") -> list[dict]:
-    """Every ``result.json`` under ``results/profile``, sorted by grid order and seed."""
-    files = sorted((Path(results) / profile).glob(f"*/{RESULT}"))
-    rows = [json.loads(f.read_text()) for f in files]
-    order = {(o, s): i for i, (o, s) in enumerate(GRID)}
+def _refuse_synthetic(result: dict, where: Path) -> None:
+    """The book shows quick and paper results made from CIFAR-10 only (Issue 17.2)."""
+    profile = result["config"]["profile"]
+    if profile != "smoke" and _recorded_data(result)[0] != "cifar10":
+        raise RunError(f"{where} is a {profile} result made from "
+                       f"{_recorded_data(result)[0]} data, not CIFAR-10; the book renders "
+                       f"{profile} results of CIFAR-10 only. Recompute it on CIFAR-10: python "
+                       f"-m srewire grid --profile {profile} --force --data DIR")
 
-    def key(r: dict) -> tuple:
-        c = r["config"]
-        return (order.get((c["objective"], c["sparsity"]), 99),
-                STRATEGY_ORDER.index(c["rewiring"]), c["seed"])
 
-    return sorted(rows, key=key)
+def load_results(results: str | os.PathLike = "results", profile: str = "quick",
+                 seeds: Iterable[int] | None = None, *,
+                 rows: Iterable[tuple[str, float]] = GRID) -> list[dict]:
+    """The stored results of the requested grid, in grid order: ``rows`` (objective,
+    sparsity) of the thesis grid x the three strategies x ``seeds`` (None: the profile's
+    :data:`~srewire.config.DEFAULT_SEEDS`). Other folders are ignored, missing runs left out
+    (:func:`srewire.report.load_grid` reports them). A stored run whose config is not the
+    grid's raises :class:`RunError`, as does a quick or paper result not made from CIFAR-10.
+    Warns once when the results were made by other code than this."""
+    check_choice("profile", profile, PROFILES)
+    seeds = check_seeds(DEFAULT_SEEDS[profile] if seeds is None else seeds)
+    wanted = {grid_row(o, s) for o, s in rows}
+    out = []
+    for cfg in grid_configs(profile, seeds):
+        if (cfg.objective, cfg.sparsity) not in wanted:
+            continue
+        path = Path(results) / profile / run_name(cfg) / RESULT
+        if not path.is_file():
+            continue
+        result = _read_result(path)
+        if from_dict(result["config"]) != cfg:
+            raise RunError(f"{path} holds a run with another config than the {profile} grid's; "
+                           f"recompute it: python -m srewire grid --profile {profile} --force")
+        _refuse_synthetic(result, path)
+        _warn_if_other_code(result, path)
+        out.append(result)
+    return out
+
+
+def missing_runs(results: str | os.PathLike, profile: str, seeds: Iterable[int]) -> list[str]:
+    """Names of the grid's runs that have no ``result.json`` under ``results/profile``."""
+    return [run_name(cfg) for cfg in grid_configs(profile, seeds)
+            if not (Path(results) / profile / run_name(cfg) / RESULT).is_file()]
 
 
 def demo_model(results_dir: str | os.PathLike = "results", profile: str = "quick"
@@ -439,5 +566,6 @@ def demo_model(results_dir: str | os.PathLike = "results", profile: str = "quick
     if not (folder / WEIGHTS).is_file():
         raise RunError(f"no demonstration weights in {folder}; run the grid first: "
                        f"python -m srewire grid --profile {profile} --results {results_dir}")
-    result = json.loads((folder / RESULT).read_text())
+    result = _read_result(folder / RESULT)
+    _refuse_synthetic(result, folder / RESULT)
     return load_weights(folder / WEIGHTS, from_dict(result["config"])), result

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .config import Config, make_config
+from .config import STRATEGIES, Config, make_config
 from .models import SparseLinear
 from .rewiring import Rewirer
 
@@ -58,8 +58,7 @@ _SWEEP_SIZES = {
 }
 
 
-def sweep_configs(profile: str, strategies: tuple[str, ...] = ("random", "structured",
-                                                                "weight_based"),
+def sweep_configs(profile: str, strategies: tuple[str, ...] = STRATEGIES,
                   connectivities: tuple[float, ...] = SWEEP_CONNECTIVITIES,
                   seed: int = 0) -> list[Config]:
     """Natural-training configurations of the connectivity sweep (structure tracked per epoch)."""
@@ -70,9 +69,7 @@ def sweep_configs(profile: str, strategies: tuple[str, ...] = ("random", "struct
 
 
 def ensure_sweep(profile: str, results_dir: str, *, data_root: str | None = None,
-                 force: bool = False, strategies: tuple[str, ...] = ("random", "structured",
-                                                                    "weight_based")
-                 ) -> list[dict]:
+                 force: bool = False, strategies: tuple[str, ...] = STRATEGIES) -> list[dict]:
     """Run (or read back) every run of the connectivity sweep; results under
     ``results_dir/profile/sweep``."""
     from pathlib import Path

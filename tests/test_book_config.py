@@ -27,19 +27,21 @@ nbformat = pytest.importorskip("nbformat")
 
 
 def _toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
+    """The table of contents, read by its one parser (tools/book.py's toc_files)."""
+    return _book_tool().toc_files(ROOT / "_toc.yml")
 
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
 
-    for part in toc.get("parts") or []:
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return [re.sub(r"\.(ipynb|md|py)$", "", f) for f in files]
+def _book_tool():
+    import importlib.util
+    import sys
+
+    if "srewire_book_tool" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("srewire_book_tool",
+                                                      ROOT / "tools" / "book.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["srewire_book_tool"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["srewire_book_tool"]
 
 
 NOTEBOOKS = [f.split("/", 1)[1] for f in _toc_files() if f.startswith("notebooks/")]

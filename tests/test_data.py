@@ -8,11 +8,12 @@ import pytest
 import torch
 
 from helpers import require_real_data
-from srewire.data import DataError, augment, batches, load_data, write_synthetic
+from srewire.data import (CIFAR10_SHA256, DataError, augment, batches, data_identity, load_data,
+                          write_synthetic)
 
 
 def test_synthetic_round_trip(synthetic_root):
-    data = load_data(synthetic_root)
+    data = load_data(synthetic_root, allow_synthetic=True)
     assert data.name == "synthetic"
     assert data.x_train.shape == (640, 3, 32, 32) and data.x_train.dtype == torch.uint8
     assert data.x_test.shape == (256, 3, 32, 32)
@@ -20,9 +21,9 @@ def test_synthetic_round_trip(synthetic_root):
 
 
 def test_subsets_are_seeded_and_balanced(synthetic_root):
-    a = load_data(synthetic_root, n_train=100, n_test=50, data_seed=3)
-    b = load_data(synthetic_root, n_train=100, n_test=50, data_seed=3)
-    c = load_data(synthetic_root, n_train=100, n_test=50, data_seed=4)
+    a = load_data(synthetic_root, n_train=100, n_test=50, data_seed=3, allow_synthetic=True)
+    b = load_data(synthetic_root, n_train=100, n_test=50, data_seed=3, allow_synthetic=True)
+    c = load_data(synthetic_root, n_train=100, n_test=50, data_seed=4, allow_synthetic=True)
     assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
     assert not torch.equal(a.x_train, c.x_train)
     assert torch.bincount(a.y_train, minlength=10).tolist() == [10] * 10
@@ -41,6 +42,7 @@ def test_real_cifar10_loads_despite_other_file_checksums():
     assert torch.bincount(data.y_train).tolist() == [100] * 10
     full = load_data(root)
     assert full.x_train.shape == (50_000, 3, 32, 32) and full.x_test.shape == (10_000, 3, 32, 32)
+    assert full.sha256 == CIFAR10_SHA256 == data_identity(root)[1]  # the recorded identity
     # the first test images are the familiar cat, ship, ship, airplane, frog
     assert full.y_test[:5].tolist() == [3, 8, 8, 0, 6]
 
@@ -64,7 +66,19 @@ def test_wrong_layout_is_reported(tmp_path):
     with open(folder / "data_batch_2", "wb") as f:
         pickle.dump({"data": np.zeros((3, 10), dtype=np.uint8), "labels": [0, 1, 2]}, f)
     with pytest.raises(DataError, match="wrong layout"):
-        load_data(tmp_path)
+        load_data(tmp_path, allow_synthetic=True)
+
+
+def test_synthetic_marking_is_honoured_only_when_asked_for(tmp_path, synthetic_root):
+    """The marker in batches.meta skips the content check, so it is no pass by itself."""
+    with pytest.raises(DataError, match=r"marked synthetic .*accepted only on the smoke profile "
+                                        r"or when asked for explicitly \(allow_synthetic=True"):
+        load_data(synthetic_root)
+    a = load_data(synthetic_root, allow_synthetic=True)
+    other = load_data(write_synthetic(tmp_path, n_train=640, n_test=256, seed=5).parent,
+                      allow_synthetic=True)
+    assert a.name == other.name == "synthetic"
+    assert len(a.sha256) == 64 and a.sha256 != other.sha256  # the content's own hash
 
 
 @pytest.mark.parametrize("mode", ["shift", "crop", "none"])

@@ -94,7 +94,7 @@ def test_trades_gradients_flow_through_both_branches():
 @pytest.fixture(scope="module")
 def trained(synthetic_root):
     """A small model trained for a few epochs on the synthetic data (clearly above chance)."""
-    data = load_data(synthetic_root)
+    data = load_data(synthetic_root, allow_synthetic=True)
     model = tiny_model(1)
     opt = SGDW(model.parameters(), lr=0.05, weight_decay=5e-4)
     rewirer = Rewirer(sparse_layers(model), 0.2, crossing="track")
