@@ -239,6 +239,6 @@ def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
         "foolbox_pgd_accuracy": pct["foolbox"] if backend == "foolbox" else None,
         "attack": {"backend": backend, "eps": eps, "steps": steps, "abs_stepsize": step,
                    "restarts": restarts, "random_start": True, "n_images": n,
-                   "seed": seed},
+                   "seed": seed, "start_seeds": "attack_seed(seed, stream, batch)"},
         "checks": checks,
     }

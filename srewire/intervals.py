@@ -65,8 +65,14 @@ class Interval:
     def excludes_zero(self) -> bool:
         return self.low > 0 or self.high < 0
 
+    def text(self, digits: int = 2) -> str:
+        """'+d, 95 % CI [low, high]' with ``digits`` decimals."""
+        f = f"+.{digits}f"
+        return (f"{self.diff:{f}}, {100 * self.level:g} % CI [{self.low:{f}}, "
+                f"{self.high:{f}}]")
+
     def __str__(self) -> str:
-        return f"{self.diff:+.2f}, {100 * self.level:g} % CI [{self.low:+.2f}, {self.high:+.2f}]"
+        return self.text()
 
 
 def welch(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_b: int,

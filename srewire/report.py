@@ -219,8 +219,9 @@ def _order_claim(z: dict, present: list[tuple[str, float]]) -> Claim:
             ev.append(f"{ROW_LABELS[(o, s)]}: {means}; one seed, the seed noise is unknown")
             continue
         word = {True: "shown", False: "reversed", None: "not resolved from the seed noise"}
-        ev.append(f"{ROW_LABELS[(o, s)]}: {means}; structured - unstructured {steps[0]}, "
-                  f"weight-based - structured {steps[1]}: {word[holds]}")
+        ev.append(f"{ROW_LABELS[(o, s)]}: {means}; structured - unstructured "
+                  f"{steps[0].text(3)}, weight-based - structured {steps[1].text(3)}: "
+                  f"{word[holds]}")
     return Claim("a", "Zero-vector percentage: unstructured < structured < weight-based",
                  _verdict(ok), ev)
 
