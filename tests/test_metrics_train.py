@@ -174,20 +174,38 @@ def test_weight_decay_follows_the_schedule_inside_train_epoch():
     assert [wd for _, wd in opt.seen[8:]] == pytest.approx([3e-4 * f for f in late])
 
 
-def test_best_clean_evaluates_the_epoch_with_the_best_test_accuracy(tmp_path, synthetic_root):
-    """Two runs that differ only in ``checkpoint`` train identically; ``final`` evaluates the
-    last epoch and ``best_clean`` the first epoch with the highest per-epoch test accuracy."""
-    from srewire.config import make_config
-    from srewire.runs import run
+def _fingerprint(model) -> str:
+    import hashlib
 
-    kw = dict(epochs=4, n_train=256, lr=0.05)
-    final = run(make_config("smoke", "natural", 0.9, "structured", **kw), tmp_path / "final",
-                data_root=synthetic_root, quiet=True)
-    best = run(make_config("smoke", "natural", 0.9, "structured", checkpoint="best_clean",
-                           **kw), tmp_path / "best", data_root=synthetic_root, quiet=True)
-    curve = final["curves"]["test_accuracy"]
-    assert best["curves"]["test_accuracy"] == curve
-    assert final["checkpoint_used"] == "final" and final["clean_accuracy"] == curve[-1]
-    epoch = curve.index(max(curve)) + 1
-    assert best["checkpoint_used"] == f"best_clean (epoch {epoch})"
-    assert best["clean_accuracy"] == max(curve)
+    h = hashlib.sha256()
+    for value in model.state_dict().values():
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_best_clean_evaluates_the_epoch_with_the_best_test_accuracy(tmp_path, synthetic_root,
+                                                                    monkeypatch):
+    """The per-epoch test accuracies are scripted so that epoch 2 is the best and not the
+    last; the model that the final evaluation sees must be the one of epoch 2, bit for bit."""
+    from srewire import runs
+    from srewire.config import make_config
+
+    scripted = [20.0, 50.0, 30.0, 10.0]
+    seen = []  # fingerprint of every model passed to accuracy(), in call order
+    real_accuracy = runs.accuracy
+
+    def scripted_accuracy(model, x, y, batch_size=250):
+        seen.append(_fingerprint(model))
+        if len(seen) <= len(scripted):  # the per-epoch test accuracy
+            return scripted[len(seen) - 1]
+        return real_accuracy(model, x, y, batch_size)
+
+    monkeypatch.setattr(runs, "accuracy", scripted_accuracy)
+    cfg = make_config("smoke", "natural", 0.9, "structured", checkpoint="best_clean",
+                      epochs=len(scripted), n_train=128)
+    result = runs.run(cfg, tmp_path / "best", data_root=synthetic_root, quiet=True)
+    assert result["curves"]["test_accuracy"] == scripted
+    assert result["checkpoint_used"] == "best_clean (epoch 2)"
+    per_epoch, evaluated = seen[:len(scripted)], seen[len(scripted)]
+    assert len(set(per_epoch)) == len(scripted)  # the epochs' models differ
+    assert evaluated == per_epoch[1]
