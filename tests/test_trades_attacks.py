@@ -72,13 +72,11 @@ def test_trades_loss_equals_straightforward_computation():
 def test_trades_attack_runs_in_eval_mode_and_stays_in_the_ball():
     model = tiny_model()
     model.train()
-    modes = []
-    hook = model.register_forward_pre_hook(lambda m, i: modes.append(m.training))
     x = torch.rand(4, 3, 32, 32)
-    x_adv = trades_adversary(model, x, eps=8 / 255, step_size=2 / 255, steps=3,
-                             generator=torch.Generator().manual_seed(0))
-    hook.remove()
-    assert modes and not any(modes)
+    with ModeRecorder(model) as modes:  # the mode of every submodule in every forward pass
+        x_adv = trades_adversary(model, x, eps=8 / 255, step_size=2 / 255, steps=3,
+                                 generator=torch.Generator().manual_seed(0))
+    assert modes.forwards == 4 and modes.in_training == set()  # 1 natural + 3 attack steps
     assert model.training
     assert float((x_adv - x).abs().max()) <= 8 / 255 + 1e-6
     assert float(x_adv.min()) >= 0 and float(x_adv.max()) <= 1
