@@ -63,7 +63,8 @@ n_seeds = len({r["config"]["seed"] for r in results})
 print(f"{len(results)} runs of the {results[0]['config']['profile']} profile, {n_seeds} seed(s)")
 for claim in verdicts:
     glue(f"verdict_{claim.key}", claim.verdict)
-    glue(f"detectable_{claim.key}", "—" if claim.detectable is None else f"{claim.detectable:.2f}")
+    glue(f"detectable_{claim.key}",
+         "—" if claim.detectable is None else f"{claim.detectable:.2f}")
 last = [r["rewiring_stats"]["revived_per_step_mean"][-1] for r in results]
 glue("revived_last_min", f"{min(last):,.0f}")
 glue("revived_last_max", f"{max(last):,.0f}")

@@ -13,7 +13,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from srewire import plots  # noqa: E402
-from srewire.runs import GRID, STRATEGY_ORDER, grid_configs, load_results, run, run_name  # noqa: E402
+from srewire.runs import (GRID, STRATEGY_ORDER, grid_configs, load_results, run,  # noqa: E402
+                          run_name)
 
 PROFILE = "smoke"
 # the smoke profile, made smaller still: the figures only need real result files and masks
