@@ -106,8 +106,22 @@ print(f"largest difference between Foolbox and native PGD: {gap:.2f} points")
 print(f"all checks passed: {bool(checks['eval mode'].all() and checks['PGD ≤ FGSM ≤ clean'].all())}"
       f"; largest accuracy at eps = 0.5: {checks['acc. at ε=0.5'].max():.2f} %")
 glue("fb_native_gap", f"{gap:.2f}")
+# result files written before the attacks had separate seeds (or before the mode was recorded
+# during the forward passes) say so by lacking the fields below
+independent = all("start_seeds" in r["robustness"]["attack"] for r in trades)
+recorded = all("modules_in_train_mode" in r["robustness"]["checks"] for r in trades)
+glue("starts_note", "The result files shown here were computed this way." if independent
+     else "The result files shown here predate that separation: on their first batch both "
+     "attacks started from the same point; recomputing the grid removes this.")
+glue("mode_note", "recorded in every forward pass of the attacks" if recorded else
+     "read from the model after the attacks (these result files predate the recording "
+     "during the forward passes)")
 
 # %% [markdown]
 # The two PGD implementations differ by at most {glue:text}`fb_native_gap` points. Their random
-# starts come from different generators, so agreement is expected only up to the randomness
-# of the attack; a large gap would point to a bug in one of them.
+# starts come from separate generators whose seeds are derived independently from the run's
+# seed (`srewire.attacks.attack_seed`: one stream for the native PGD, one per batch for
+# Foolbox, one for the large-ε check), so the two attacks never start from the same point and
+# their agreement is that of two independent attacks: it is expected only up to the
+# randomness of the attack, and a large gap would point to a bug in one of them.
+# {glue:text}`starts_note` The "eval mode" column is {glue:text}`mode_note`.

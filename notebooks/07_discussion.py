@@ -19,17 +19,24 @@
 #
 # The thesis draws four conclusions from its tables. Each is turned here into a test on the
 # reproduced runs, with the rule stated in advance, and each gets a verdict computed from the
-# data: *holds*, *partly* (true in some settings, not in others), *does not hold*, or
-# *undecided* (not enough runs).
+# data: *holds*, *partly* (shown in some settings, not in others), *does not hold*, or
+# *undecided* (not enough runs, or nothing resolved from the seed-to-seed noise).
+#
+# Every comparison of two strategies is a difference of means over seeds with its 95 %
+# confidence interval by Welch's t (unequal variances, Satterthwaite degrees of freedom;
+# `srewire.intervals`). With two or three seeds per cell the t quantile is 4.3 or more, not
+# the 2 of a normal approximation: a "two standard errors" rule would call seed noise a
+# difference far more often than one time in twenty. With one seed per cell the noise is
+# unknown and every verdict is *undecided*.
 #
 # **Scale.** {glue:text}`scale_note` {glue:text}`paper_status` Each claim is evaluated on
 # every profile that has runs.
 #
 # | claim | thesis's evidence | test on the reproduced runs |
 # | --- | --- | --- |
-# | (a) zero vectors: unstructured < structured < weight-based | Table 1 | the ordering of the means over seeds, in every setting |
-# | (b) structure does not change clean accuracy | Table 2 | every difference to unstructured lies within two standard errors (and at least 1 point) |
-# | (c) after pruning, weight-based keeps much more accuracy than structured | Table 2, "after pruning" | the difference exceeds two standard errors and 1 point, at 99 % natural and 95 % TRADES |
+# | (a) zero vectors: unstructured < structured < weight-based | Table 1 | in every setting, the intervals of structured − unstructured and weight-based − structured both lie above zero |
+# | (b) structure does not change clean accuracy | Table 2 | no structured strategy differs from unstructured: a difference is an interval that excludes zero with a difference above 1 point; the verdict says which difference the data could have detected |
+# | (c) after pruning, weight-based keeps much more accuracy than structured | Table 2, "after pruning" | the interval of weight-based − structured lies above zero and the difference exceeds 1 point, at 99 % natural and 95 % TRADES |
 # | (d) structure does not change robust accuracy | Table 3 | as (b), for PGD accuracy |
 
 # %% tags=["remove-cell", "nbval-skip"]
@@ -64,6 +71,8 @@ glue("paper_status", report.grid_status(results + paper, "paper"))
 verdicts = report.claims(results)
 for claim in verdicts:
     glue(f"verdict_{claim.key}", claim.verdict)
+    glue(f"detectable_{claim.key}",
+         "—" if claim.detectable is None else f"{claim.detectable:.2f}")
 last = [r["rewiring_stats"]["revived_per_step_mean"][-1] for r in results]
 glue("revived_last_min", f"{min(last):,.0f}")
 glue("revived_last_max", f"{max(last):,.0f}")
@@ -76,19 +85,24 @@ show(report.verdict_table({p: report.claims(runs)
 READING = {
     "a": ("Nearest-neighbour rewiring gathers the connections, and weight-based rewiring more "
           "so, in every setting tested.",
-          "The ordering fails in at least one setting (see the evidence column)."),
-    "b": ("Reviving next to survivors instead of at random does not change clean accuracy "
-          "beyond the seed-to-seed noise in any setting tested.",
-          "In at least one setting a structured strategy differs from unstructured rewiring by "
-          "more than the noise allows (see the evidence column)."),
+          "In at least one setting the ordering is reversed or not resolved from the "
+          "seed-to-seed noise (see the evidence column)."),
+    "b": ("No setting shows a clean-accuracy difference between reviving next to survivors "
+          "and reviving at random. That is only as strong as the seeds allow: a difference "
+          "would have been detected only beyond the number of points given below.",
+          "Either a structured strategy differs from unstructured rewiring beyond the noise in "
+          "at least one setting, or the seed noise could not be estimated (see the evidence "
+          "column)."),
     "c": ("Weight-based rewiring keeps clearly more accuracy after pruning than structured "
           "rewiring, as in the thesis.",
           "The advantage of weight-based over structured rewiring after pruning is not clear "
           "beyond the noise in every setting at this scale."),
-    "d": ("The TRADES networks keep their robustness whichever rewiring they use, within the "
-          "noise of a reduced attack on a subset of the test set.",
-          "At least one structured strategy's robust accuracy differs from unstructured "
-          "rewiring by more than the noise allows (see the evidence column)."),
+    "d": ("No robust-accuracy difference between the rewiring strategies is detected. With a "
+          "reduced attack on a subset of the test set and few seeds, only differences beyond "
+          "the number of points given below were detectable.",
+          "Either a structured strategy's robust accuracy differs from unstructured rewiring "
+          "beyond the noise, or the seed noise could not be estimated (see the evidence "
+          "column)."),
 }
 for claim in verdicts:
     glue(f"reading_{claim.key}", READING[claim.key][claim.verdict != "holds"])
@@ -101,7 +115,9 @@ for claim in verdicts:
 # ordering rests on differences of a few hundredths of a percent there and is the first place
 # where it can fail.
 #
-# **(b) Clean accuracy: {glue:text}`verdict_b`.** {glue:text}`reading_b`
+# **(b) Clean accuracy: {glue:text}`verdict_b`.** {glue:text}`reading_b` Smallest
+# difference the data could have detected in every setting (the largest 95 % interval
+# half-width): {glue:text}`detectable_b` points.
 #
 # **(c) Accuracy after pruning: {glue:text}`verdict_c`.** {glue:text}`reading_c` The thesis's
 # explanation is that weight-based rewiring grows clusters around the strongest weights, so
@@ -109,7 +125,8 @@ for claim in verdicts:
 # few hundred steps instead of 39,000, so clusters have had far less time to form around
 # strong weights; the size of this effect at convergence needs the `paper` profile.
 #
-# **(d) Robust accuracy: {glue:text}`verdict_d`.** {glue:text}`reading_d`
+# **(d) Robust accuracy: {glue:text}`verdict_d`.** {glue:text}`reading_d` Smallest
+# detectable difference: {glue:text}`detectable_d` points.
 #
 # ## What would settle the open points
 #
@@ -125,6 +142,9 @@ for claim in verdicts:
 # * **Seeds.** The thesis reports one network per cell. Differences of a fraction of a point
 #   (Table 2) or of a few hundredths of a percent of zero fibres (Table 1, 95 %) are within
 #   the seed-to-seed noise measured here; any verdict on them needs several seeds per cell.
+#   With two seeds per cell the interval of a difference reaches 4.30 standard errors to
+#   each side; with three it reaches 2.78, and the standard error itself shrinks by
+#   √(2/3), so a third seed roughly halves the smallest detectable difference.
 # * **The metric's axis and the pruning rule.** The zero-vector numbers depend on which
 #   axis the "lowest-dimensional vectors" run along; this book uses the output-channel axis,
 #   whose magnitudes fit the thesis, and reports the others in every `result.json`.

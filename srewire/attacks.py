@@ -8,6 +8,8 @@ is evaluated in eval mode on inputs in [0, 1] with no preprocessing.
 :func:`pgd` is a plain PyTorch implementation of the same attack (uniform random start, summed
 cross-entropy, signed steps, projection, clipping, success judged on the final iterate). It is
 much faster and serves as a cross-check; :func:`robustness` reports both with sanity checks.
+The two draw their random starts from separate generators (:func:`attack_seed`), so their
+agreement is a comparison of two independent attacks, not of one random start twice.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ import os
 import warnings
 from typing import Callable, Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import to_float
 from .rng import draw, make_generator
 
-__all__ = ["accuracy", "pgd", "pgd_examples", "fgsm", "foolbox_pgd", "robustness"]
+__all__ = ["accuracy", "pgd", "pgd_examples", "fgsm", "foolbox_pgd", "robustness",
+           "attack_seed", "ATTACK_STREAMS", "ModeRecorder"]
+
+# The random streams of :func:`robustness`: each attack's starts come from its own generator.
+ATTACK_STREAMS: dict[str, int] = {"native": 1, "foolbox": 2, "large_eps": 3}
 
 
 def _chunks(x: torch.Tensor, y: torch.Tensor, batch_size: int
@@ -31,8 +39,53 @@ def _chunks(x: torch.Tensor, y: torch.Tensor, batch_size: int
         yield x[i:i + batch_size], y[i:i + batch_size]
 
 
-def _to_float(x: torch.Tensor) -> torch.Tensor:
-    return x.float().div(255) if x.dtype == torch.uint8 else x
+def attack_seed(seed: int, stream: str, batch: int = 0) -> int:
+    """The seed of one attack's random starts in :func:`robustness`, derived from the run's
+    ``seed``, the attack (a key of :data:`ATTACK_STREAMS`) and the batch index by NumPy's
+    ``SeedSequence``: different streams get unrelated seeds, so native PGD and Foolbox never
+    start from the same point, whatever the run's seed."""
+    if stream not in ATTACK_STREAMS:
+        raise ValueError(f"stream must be one of {', '.join(ATTACK_STREAMS)}; got {stream!r}")
+    entropy = [seed % 2 ** 64, ATTACK_STREAMS[stream], batch]
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0])
+
+
+class ModeRecorder:
+    """Context manager recording, through forward pre-hooks on every submodule of ``model``,
+    the mode each module is in when it actually runs.
+
+    ``forwards`` counts the model's own forward calls; ``in_training`` holds the names of the
+    modules that ran at least once in training mode (the root module is named ``"model"``).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.forwards = 0
+        self.in_training: set[str] = set()
+        self._handles: list = []
+
+    def __enter__(self) -> "ModeRecorder":
+        for name, module in self.model.named_modules():
+            self._handles.append(module.register_forward_pre_hook(self._hook(name or "model")))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _hook(self, name: str) -> Callable:
+        def hook(module: nn.Module, inputs) -> None:
+            if module is self.model:
+                self.forwards += 1
+            if module.training:
+                self.in_training.add(name)
+        return hook
+
+    @property
+    def all_eval(self) -> bool:
+        """At least one forward pass was seen, and no module ran in training mode."""
+        return self.forwards > 0 and not self.in_training
 
 
 @torch.no_grad()
@@ -42,7 +95,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=y.device)
     for xb, yb in _chunks(x, y, batch_size):
-        correct += (model(_to_float(xb)).argmax(1) == yb).sum()
+        correct += (model(to_float(xb)).argmax(1) == yb).sum()
     return 100.0 * int(correct) / len(y)
 
 
@@ -142,37 +195,46 @@ def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
                rng: str = "host") -> dict:
     """Clean and robust accuracy (percent) with the sanity checks reported beside them.
 
-    ``backend="foolbox"`` gives the reported number; the native PGD (same settings, its own
-    seed) is always run as a cross-check. Checks: the model is in eval mode during the attack;
+    ``backend="foolbox"`` gives the reported number; the native PGD (same settings) is always
+    run as a cross-check. Each attack draws its random starts from its own generator, seeded
+    by :func:`attack_seed` from ``seed`` (native PGD: one generator for the whole evaluation;
+    Foolbox: one per batch; the large-eps check: its own), so the two PGDs are independent.
+    Checks: every module was in eval mode in every forward pass of the evaluation (recorded
+    by :class:`ModeRecorder` while the attacks run, not read from the model afterwards);
     robust <= FGSM <= clean accuracy; a large eps (0.5) drives accuracy to about zero.
     """
+    if backend not in ("foolbox", "native"):
+        raise ValueError(f"backend must be one of foolbox, native; got {backend!r}")
     step = pgd_step_size(eps, steps)
-    generator = make_generator(seed, x.device, rng)
+    native_gen = make_generator(attack_seed(seed, "native"), x.device, rng)
+    large_gen = make_generator(attack_seed(seed, "large_eps"), x.device, rng)
     counts = dict(clean=0, fgsm=0, native=0, foolbox=0, large_eps=0)
     n_large = 0
     chunks = list(_chunks(x, y, batch_size))
-    for i, (xb, yb) in enumerate(progress(chunks) if progress else chunks):
-        xb = _to_float(xb)
-        model.eval()
-        with torch.no_grad():
-            counts["clean"] += int((model(xb).argmax(1) == yb).sum())
-        counts["fgsm"] += int((~fgsm(model, xb, yb, eps=eps)).sum())
-        counts["native"] += int((~pgd(model, xb, yb, eps=eps, steps=steps, step_size=step,
-                                      restarts=restarts, generator=generator)).sum())
-        if backend == "foolbox":
-            counts["foolbox"] += int((~foolbox_pgd(model, xb, yb, eps=eps, steps=steps,
-                                                   step_size=step, restarts=restarts,
-                                                   seed=seed + i, rng=rng)).sum())
-        if i == 0:  # a large-eps attack on the first batch only
-            n_large = len(yb)
-            counts["large_eps"] = int((~pgd(model, xb, yb, eps=0.5, steps=10, step_size=0.1,
-                                            generator=generator)).sum())
+    model.eval()
+    with ModeRecorder(model) as modes:
+        for i, (xb, yb) in enumerate(progress(chunks) if progress else chunks):
+            xb = to_float(xb)
+            with torch.no_grad():
+                counts["clean"] += int((model(xb).argmax(1) == yb).sum())
+            counts["fgsm"] += int((~fgsm(model, xb, yb, eps=eps)).sum())
+            counts["native"] += int((~pgd(model, xb, yb, eps=eps, steps=steps, step_size=step,
+                                          restarts=restarts, generator=native_gen)).sum())
+            if backend == "foolbox":
+                counts["foolbox"] += int((~foolbox_pgd(
+                    model, xb, yb, eps=eps, steps=steps, step_size=step, restarts=restarts,
+                    seed=attack_seed(seed, "foolbox", i), rng=rng)).sum())
+            if i == 0:  # a large-eps attack on the first batch only
+                n_large = len(yb)
+                counts["large_eps"] = int((~pgd(model, xb, yb, eps=0.5, steps=10,
+                                                step_size=0.1, generator=large_gen)).sum())
     n = len(y)
     pct = {k: round(100.0 * v / n, 2) for k, v in counts.items() if k != "large_eps"}
     robust = pct["foolbox"] if backend == "foolbox" else pct["native"]
     large = round(100.0 * counts["large_eps"] / max(1, n_large), 2)
     checks = {
-        "eval_mode": not model.training,
+        "eval_mode": modes.all_eval,
+        "modules_in_train_mode": sorted(modes.in_training),
         "robust_le_fgsm_le_clean": robust <= pct["fgsm"] <= pct["clean"],
         "large_eps_accuracy": large,
         "large_eps_near_zero": large <= 5.0,
@@ -182,6 +244,7 @@ def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
         "fgsm_accuracy": pct["fgsm"], "native_pgd_accuracy": pct["native"],
         "foolbox_pgd_accuracy": pct["foolbox"] if backend == "foolbox" else None,
         "attack": {"backend": backend, "eps": eps, "steps": steps, "abs_stepsize": step,
-                   "restarts": restarts, "random_start": True, "n_images": n},
+                   "restarts": restarts, "random_start": True, "n_images": n,
+                   "seed": seed, "start_seeds": "attack_seed(seed, stream, batch)"},
         "checks": checks,
     }

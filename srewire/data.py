@@ -263,8 +263,9 @@ def _write_pickle(path: Path, obj: dict) -> None:
 
 
 def to_float(x: torch.Tensor) -> torch.Tensor:
-    """uint8 images -> float32 in [0, 1]."""
-    return x.float().div_(255)
+    """uint8 images -> float32 in [0, 1]; a floating-point tensor is taken to be scaled
+    already and is returned as it is."""
+    return x.float().div_(255) if x.dtype == torch.uint8 else x
 
 
 def augment(x: torch.Tensor, generator: torch.Generator, mode: str = "shift") -> torch.Tensor:

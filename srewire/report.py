@@ -15,6 +15,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from .config import DEFAULT_SEEDS, PROFILES, check_choice, check_seeds
+from .intervals import Interval, welch
 from .runs import (GRID, STRATEGY_ORDER, RunError, ensure_grid, grid_row, load_results,
                    missing_runs)
 
@@ -262,97 +263,155 @@ def grid_status(results: list[dict], profile: str) -> str:
 
 @dataclass
 class Claim:
-    """A verdict on one of the thesis's claims, with the evidence it rests on."""
+    """A verdict on one of the thesis's claims, with the evidence it rests on.
+
+    ``detectable`` (claims (b) and (d)): the largest 95 % CI half-width over the comparisons,
+    i.e. the smallest difference the data would have flagged in every setting; None where no
+    interval could be computed."""
 
     key: str
     claim: str
     verdict: str  # "holds", "partly", "does not hold", "undecided"
     evidence: list[str]
+    detectable: float | None = None
 
     def as_row(self) -> dict[str, str]:
         return {"claim": self.claim, "verdict": self.verdict, "evidence": "; ".join(self.evidence)}
 
 
-def _diff(a: Stat, b: Stat) -> tuple[float, float]:
-    """Difference of means and its standard error (nan with fewer than two seeds each)."""
-    se = math.sqrt(a.se ** 2 + b.se ** 2) if a.n > 1 and b.n > 1 else float("nan")
-    return a.mean - b.mean, se
+def _interval(a: Stat | None, b: Stat | None) -> Interval | None:
+    """Welch's 95 % interval of mean(a) - mean(b) over seeds (None below two seeds each)."""
+    if a is None or b is None or math.isnan(a.mean) or math.isnan(b.mean):
+        return None
+    return welch(a.mean, a.std, a.n, b.mean, b.std, b.n)
 
 
-def _within_noise(d: float, se: float, floor: float) -> bool:
-    """|d| is within two standard errors of the difference (never below ``floor``)."""
-    tol = max(2 * se, floor) if not math.isnan(se) else floor
-    return abs(d) <= tol
+def _direction(ci: Interval | None, floor: float = 0.0) -> bool | None:
+    """True: the interval lies above zero and the difference exceeds ``floor``; False: it lies
+    below zero; None: not resolved from the seed noise (or no interval)."""
+    if ci is None:
+        return None
+    if ci.low > 0 and ci.diff > floor:
+        return True
+    return False if ci.high < 0 else None
 
 
-def claims(results: list[dict], *, accuracy_floor: float = 1.0) -> list[Claim]:
-    """The thesis's four claims, each tested on the runs (rules stated in each evidence line).
-
-    (a) zero-fibre % is ordered unstructured < structured < weight-based at equal sparsity;
-    (b) clean accuracy is unchanged by structure (differences to unstructured within two
-        standard errors over seeds, at least ``accuracy_floor`` points);
-    (c) after single-fibre pruning weight-based keeps clearly more accuracy than structured
-        (difference above two standard errors and above ``accuracy_floor``);
-    (d) robust accuracy is unchanged by structure (as in (b), for PGD accuracy).
-    """
-    z = summary(results, "zero_fibres")
-    clean = summary(results, "clean")
-    pruned = summary(results, "pruned_clean")
-    robust = summary(results, "robust")
-    present = sorted({(o, s) for o, s, _ in z}, key=lambda k: GRID.index(k) if k in GRID else 9)
-    out = []
-
+def _order_claim(z: dict, present: list[tuple[str, float]]) -> Claim:
+    """(a): per setting, structured - unstructured and weight-based - structured must both
+    have 95 % intervals above zero."""
     ev, ok = [], []
     for o, s in present:
         r, st, wb = (z.get((o, s, k)) for k in STRATEGY_ORDER)
         if None in (r, st, wb):
             continue
-        holds = r.mean < st.mean < wb.mean
+        steps = [_interval(st, r), _interval(wb, st)]
+        signs = [_direction(ci) for ci in steps]
+        holds = True if signs == [True, True] else False if False in signs else None
         ok.append(holds)
-        ev.append(f"{ROW_LABELS[(o, s)]}: {r.mean:.3f} < {st.mean:.3f} < {wb.mean:.3f} "
-                  f"is {'true' if holds else 'false'}")
-    out.append(Claim("a", "Zero-vector percentage: unstructured < structured < weight-based",
-                     _verdict(ok), ev))
+        means = f"means {r.mean:.3f}, {st.mean:.3f}, {wb.mean:.3f}"
+        if None in steps:
+            ev.append(f"{ROW_LABELS[(o, s)]}: {means}; one seed, the seed noise is unknown")
+            continue
+        word = {True: "shown", False: "reversed", None: "not resolved from the seed noise"}
+        ev.append(f"{ROW_LABELS[(o, s)]}: {means}; structured - unstructured "
+                  f"{steps[0].text(3)}, weight-based - structured {steps[1].text(3)}: "
+                  f"{word[holds]}")
+    return Claim("a", "Zero-vector percentage: unstructured < structured < weight-based",
+                 _verdict(ok), ev)
 
-    for key, stats, name, rows in (("b", clean, "Clean accuracy is unchanged by structure",
-                                    present),
-                                   ("d", robust, "Robust accuracy is unchanged by structure",
-                                    [k for k in present if k[0] == "trades"])):
-        ev, ok = [], []
-        for o, s in rows:
-            base = stats.get((o, s, "random"))
-            for rw in ("structured", "weight_based"):
-                other = stats.get((o, s, rw))
-                if base is None or other is None or math.isnan(other.mean):
-                    continue
-                d, se = _diff(other, base)
-                inside = _within_noise(d, se, accuracy_floor)
-                ok.append(inside)
-                ev.append(f"{ROW_LABELS[(o, s)]}, {STRATEGY_LABELS[rw].lower()} - unstructured "
-                          f"= {d:+.2f} (2 SE = {2 * se:.2f})" + ("" if inside else " outside"))
-        out.append(Claim(key, name, _verdict(ok), ev))
 
+def _unchanged_claim(key: str, name: str, stats: dict, rows: list[tuple[str, float]],
+                     floor: float) -> Claim:
+    """(b), (d): every structured strategy against unstructured; a difference counts when its
+    95 % interval excludes zero and it exceeds ``floor`` points."""
+    ev, ok, widths = [], [], []
+    for o, s in rows:
+        base = stats.get((o, s, "random"))
+        for rw in ("structured", "weight_based"):
+            other = stats.get((o, s, rw))
+            if base is None or other is None or math.isnan(other.mean):
+                continue
+            label = f"{ROW_LABELS[(o, s)]}, {STRATEGY_LABELS[rw].lower()} - unstructured"
+            ci = _interval(other, base)
+            if ci is None:
+                ok.append(None)
+                ev.append(f"{label} = {other.mean - base.mean:+.2f}; one seed, the seed noise "
+                          f"is unknown")
+                continue
+            widths.append(ci.half_width)
+            detected = ci.excludes_zero and abs(ci.diff) > floor
+            ok.append(not detected)
+            verdict = ("detected" if detected else
+                       f"within the {floor:g}-point floor" if ci.excludes_zero else
+                       f"not detectable, could have detected ≥ {ci.half_width:.2f}")
+            ev.append(f"{label} = {ci}: {verdict}")
+    detectable = max(widths) if widths else None
+    verdict = _verdict(ok)
+    if verdict == "holds" and detectable is not None:
+        ev.append(f"no difference detected; the smallest difference the data could have "
+                  f"detected in every setting is {detectable:.2f} points")
+    return Claim(key, name, verdict, ev, detectable)
+
+
+def _pruning_claim(pruned: dict, present: list[tuple[str, float]], floor: float) -> Claim:
+    """(c): weight-based - structured after pruning has a 95 % interval above zero and a
+    difference above ``floor`` points, at 99 % natural and 95 % TRADES."""
     ev, ok = [], []
     for o, s in [k for k in present if k in (("natural", 0.99), ("trades", 0.95))]:
         st, wb = pruned.get((o, s, "structured")), pruned.get((o, s, "weight_based"))
         if st is None or wb is None:
             continue
-        d, se = _diff(wb, st)
-        clear = d > max(2 * se if not math.isnan(se) else 0.0, accuracy_floor)
+        ci = _interval(wb, st)
+        clear = _direction(ci, floor)
         ok.append(clear)
-        ev.append(f"{ROW_LABELS[(o, s)]}: weight-based - structured after pruning = {d:+.2f} "
-                  f"(2 SE = {2 * se:.2f})")
-    out.append(Claim("c", "After pruning, weight-based keeps much more accuracy than "
-                          "structured", _verdict(ok), ev))
+        label = f"{ROW_LABELS[(o, s)]}: weight-based - structured after pruning"
+        if ci is None:
+            ev.append(f"{label} = {wb.mean - st.mean:+.2f}; one seed, the seed noise is unknown")
+        else:
+            ev.append(f"{label} = {ci}: " + {True: "clearly positive", False: "negative",
+                                             None: "not clear beyond the seed noise and "
+                                                   f"the {floor:g}-point floor"}[clear])
+    return Claim("c", "After pruning, weight-based keeps much more accuracy than structured",
+                 _verdict(ok), ev)
+
+
+def claims(results: list[dict], *, accuracy_floor: float = 1.0) -> list[Claim]:
+    """The thesis's four claims, each tested on the runs with Welch's 95 % confidence
+    intervals over seeds (:func:`srewire.intervals.welch`; valid for 2-3 seeds, unlike a
+    two-standard-error rule). With one seed per cell the noise is unknown and the verdict is
+    "undecided".
+
+    (a) zero-fibre % is ordered unstructured < structured < weight-based at equal sparsity:
+        both steps of the ordering have intervals above zero, in every setting;
+    (b) clean accuracy is unchanged by structure: no structured strategy differs from
+        unstructured (a difference is an interval excluding zero and a difference above
+        ``accuracy_floor`` points); a "holds" says which difference the data could detect;
+    (c) after single-fibre pruning weight-based keeps clearly more accuracy than structured:
+        the interval lies above zero and the difference above ``accuracy_floor``;
+    (d) robust accuracy is unchanged by structure (as (b), for PGD accuracy).
+    """
+    z = summary(results, "zero_fibres")
+    present = sorted({(o, s) for o, s, _ in z}, key=lambda k: GRID.index(k) if k in GRID else 9)
+    out = [
+        _order_claim(z, present),
+        _unchanged_claim("b", "Clean accuracy is unchanged by structure",
+                         summary(results, "clean"), present, accuracy_floor),
+        _pruning_claim(summary(results, "pruned_clean"), present, accuracy_floor),
+        _unchanged_claim("d", "Robust accuracy is unchanged by structure",
+                         summary(results, "robust"), [k for k in present if k[0] == "trades"],
+                         accuracy_floor),
+    ]
     return sorted(out, key=lambda c: c.key)
 
 
-def _verdict(ok: list[bool]) -> str:
-    if not ok:
-        return "undecided"
-    if all(ok):
+def _verdict(ok: list[bool | None]) -> str:
+    """holds: every setting shows it; partly: some do; does not hold: none does and some
+    contradict it; undecided: nothing to judge, or nothing resolved from the noise."""
+    if ok and all(v is True for v in ok):
         return "holds"
-    return "partly" if any(ok) else "does not hold"
+    if True in ok:
+        return "partly"
+    return "does not hold" if False in ok else "undecided"
 
 
 def robustness_checks(results: list[dict]) -> pd.DataFrame:

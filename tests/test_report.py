@@ -26,12 +26,14 @@ def fake(objective, sparsity, rewiring, seed, *, clean, zero, pruned_clean, robu
 
 
 def grid(zero=(1.0, 2.0, 3.0), pruned=(50.0, 40.0, 48.0), clean_shift=(0.0, 0.0, 0.0),
-         robust_shift=(0.0, 0.0, 0.0), seeds=(0, 1)):
+         robust_shift=(0.0, 0.0, 0.0), seeds=(0, 1), spread=0.1):
+    """The thesis grid with values ``level + spread * (seed - 0.5)`` (zero fibres: a tenth of
+    that spread): with seeds 0 and 1 every cell has sample std ``spread / sqrt(2)``."""
     out = []
     for obj, sp in GRID:
         for i, rw in enumerate(("random", "structured", "weight_based")):
             for s in seeds:
-                noise = 0.1 * (s - 0.5)  # the same small seed-to-seed spread everywhere
+                noise = spread * (s - 0.5)  # the same seed-to-seed spread everywhere
                 out.append(fake(obj, sp, rw, s, clean=60 + clean_shift[i] + noise,
                                 zero=zero[i] + noise / 10, pruned_clean=pruned[i] + noise,
                                 robust=(20 + robust_shift[i] + noise) if obj == "trades"
@@ -39,8 +41,21 @@ def grid(zero=(1.0, 2.0, 3.0), pruned=(50.0, 40.0, 48.0), clean_shift=(0.0, 0.0,
     return out
 
 
-def verdicts(results):
-    return {c.key: c.verdict for c in report.claims(results)}
+def verdicts(results, **kw):
+    return {c.key: c.verdict for c in report.claims(results, **kw)}
+
+
+def claim(results, key, **kw):
+    return next(c for c in report.claims(results, **kw) if c.key == key)
+
+
+T975_DF2 = 4.302653  # 97.5 % quantile of Student's t with 2 degrees of freedom (tables)
+
+
+def half_width(spread):
+    """Oracle: Welch's 95 % half-width for two cells of two seeds, values +-spread/2 each:
+    std spread/sqrt(2), SE of the difference sqrt(2 std^2 / 2) = spread/sqrt(2), df = 2."""
+    return T975_DF2 * spread / math.sqrt(2)
 
 
 def test_summary_is_mean_and_sample_std_and_skips_missing_values():
@@ -57,6 +72,10 @@ def test_summary_is_mean_and_sample_std_and_skips_missing_values():
 
 def test_claims_hold_on_a_grid_built_to_satisfy_them():
     assert verdicts(grid()) == {"a": "holds", "b": "holds", "c": "holds", "d": "holds"}
+    b = claim(grid(), "b")
+    assert b.detectable == pytest.approx(half_width(0.1), rel=1e-5)
+    assert b.evidence[-1].endswith(f"could have detected in every setting is "
+                                   f"{half_width(0.1):.2f} points")
 
 
 def test_claims_fail_where_the_grid_contradicts_them():
@@ -75,11 +94,43 @@ def test_partly_when_only_one_setting_agrees():
     assert verdicts(results)["a"] == "partly"
 
 
-def test_one_seed_uses_the_floor_and_equal_means_break_the_strict_ordering():
-    one = grid(seeds=(0,))
-    assert verdicts(one)["b"] == "holds"  # differences of 0 are inside the 1-point floor
-    flat = grid(zero=(0.0, 0.0, 0.0))
-    assert verdicts(flat)["a"] == "does not hold"  # 0 < 0 < 0 is false
+def test_one_seed_gives_no_verdict_and_equal_means_no_ordering():
+    one = grid(seeds=(0,))  # the seed noise cannot be estimated from one seed
+    assert verdicts(one) == {k: "undecided" for k in "abcd"}
+    assert all("one seed" in line for c in report.claims(one) for line in c.evidence)
+    assert claim(one, "b").detectable is None
+    flat = claim(grid(zero=(0.0, 0.0, 0.0)), "a")  # 0 < 0 < 0 is not shown by any interval
+    assert flat.verdict == "undecided"
+    assert all(line.endswith("not resolved from the seed noise") for line in flat.evidence)
+
+
+def test_a_large_effect_is_detected():
+    v = verdicts(grid(clean_shift=(0.0, 3.0, 0.0)))  # structured 3 points up, noise 0.07
+    assert v["b"] == "partly"  # structured differs in every setting, weight-based in none
+    lines = claim(grid(clean_shift=(0.0, 3.0, 0.0)), "b").evidence
+    assert [line.endswith(": detected") for line in lines] == [True, False] * 3
+    assert verdicts(grid(clean_shift=(0.0, 3.0, -3.0)))["b"] == "does not hold"
+
+
+def test_a_tiny_effect_under_large_noise_is_not_detectable_and_says_what_could_be():
+    results = grid(clean_shift=(0.0, 0.5, 0.5), robust_shift=(0.0, -0.5, 0.5), spread=10.0)
+    for key in "bd":
+        c = claim(results, key)
+        assert c.verdict == "holds"
+        assert c.detectable == pytest.approx(half_width(10.0), rel=1e-5)  # about 30 points
+        expected = f"not detectable, could have detected ≥ {half_width(10.0):.2f}"
+        assert all(line.endswith(expected) for line in c.evidence[:-1]), c.evidence
+    # the same noise hides the zero-fibre ordering and the pruning advantage
+    assert verdicts(results)["a"] == "undecided" and verdicts(results)["c"] == "undecided"
+
+
+def test_the_interval_is_t_based_not_two_standard_errors():
+    """Two seeds per cell: SE of a difference = spread / sqrt(2). A shift of 3 SE is outside
+    2 SE but inside Welch's 4.30 SE; a shift of 5 SE is outside both."""
+    se = 0.1 / math.sqrt(2)
+    for shift, detected in ((3 * se, False), (5 * se, True)):
+        c = claim(grid(clean_shift=(0.0, shift, 0.0)), "b", accuracy_floor=0.0)
+        assert c.verdict == ("partly" if detected else "holds"), (shift, c.evidence)
 
 
 def test_tables_put_the_thesis_beside_ours():

@@ -1,11 +1,14 @@
 """TRADES against a straightforward reimplementation; Foolbox against native PGD."""
 
+import sys
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srewire.attacks import accuracy, foolbox_pgd, pgd, robustness
+from srewire import attacks
+from srewire.attacks import ModeRecorder, accuracy, attack_seed, foolbox_pgd, pgd, robustness
 from srewire.data import load_data
 from srewire.models import VGG11, sparse_layers
 from srewire.rewiring import Rewirer
@@ -69,26 +72,58 @@ def test_trades_loss_equals_straightforward_computation():
 def test_trades_attack_runs_in_eval_mode_and_stays_in_the_ball():
     model = tiny_model()
     model.train()
-    modes = []
-    hook = model.register_forward_pre_hook(lambda m, i: modes.append(m.training))
     x = torch.rand(4, 3, 32, 32)
-    x_adv = trades_adversary(model, x, eps=8 / 255, step_size=2 / 255, steps=3,
-                             generator=torch.Generator().manual_seed(0))
-    hook.remove()
-    assert modes and not any(modes)
+    with ModeRecorder(model) as modes:  # the mode of every submodule in every forward pass
+        x_adv = trades_adversary(model, x, eps=8 / 255, step_size=2 / 255, steps=3,
+                                 generator=torch.Generator().manual_seed(0))
+    assert modes.forwards == 4 and modes.in_training == set()  # 1 natural + 3 attack steps
     assert model.training
     assert float((x_adv - x).abs().max()) <= 8 / 255 + 1e-6
     assert float(x_adv.min()) >= 0 and float(x_adv.max()) <= 1
 
 
+def _theta_grads(model, loss):
+    params = [layer.theta for layer in sparse_layers(model)]
+    return torch.cat([g.flatten() for g in torch.autograd.grad(loss, params)])
+
+
 def test_trades_gradients_flow_through_both_branches():
-    model = tiny_model()
+    """The KL term's gradient is isolated as grad(beta=6) - grad(beta=0); it must equal 6 x the
+    gradient of KL(p(x) || p(x_adv)) / n with both branches attached, which differs from
+    the gradient with either branch detached (so a loss that detached one would fail)."""
+    model = tiny_model().double()
     model.train()
-    x, y = torch.rand(6, 3, 32, 32), torch.randint(0, 10, (6,))
-    loss, _ = trades_loss(model, x, y, beta=6.0, eps=8 / 255, step_size=2 / 255, steps=2)
-    loss.backward()
-    grads = [layer.theta.grad for layer in sparse_layers(model)]
-    assert all(g is not None for g in grads) and any(float(g.abs().sum()) > 0 for g in grads)
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(6, 3, 32, 32, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 10, (6,), generator=g)
+    with torch.no_grad():  # BatchNorm running statistics unlike the batch statistics
+        model(torch.rand(6, 3, 32, 32, generator=g, dtype=torch.float64))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    kw = dict(eps=8 / 255, step_size=2 / 255, steps=3)
+
+    grads = {}
+    for beta in (0.0, 6.0):
+        model.load_state_dict(state)  # train-mode forwards move the running statistics
+        loss, _ = trades_loss(model, x, y, beta=beta, generator=torch.Generator().manual_seed(7),
+                              **kw)
+        grads[beta] = _theta_grads(model, loss)
+    kl_part = grads[6.0] - grads[0.0]
+
+    model.load_state_dict(state)
+    x_adv = trades_adversary(model, x, generator=torch.Generator().manual_seed(7), **kw)
+    reference = {}
+    for name, detach_nat, detach_adv in (("both", False, False), ("nat only", False, True),
+                                         ("adv only", True, False)):
+        model.load_state_dict(state)
+        nat, adv = model(x), model(x_adv)
+        nat, adv = (nat.detach() if detach_nat else nat), (adv.detach() if detach_adv else adv)
+        reference[name] = _theta_grads(model, kl_sum(nat, adv) / len(x))
+    scale = float(reference["both"].abs().max())
+    assert scale > 1e-8  # the KL term has a gradient at all
+    assert torch.allclose(kl_part, 6.0 * reference["both"], rtol=1e-6, atol=1e-9 * scale)
+    for name in ("nat only", "adv only"):  # each branch contributes on its own
+        gap = float((reference[name] - reference["both"]).abs().max())
+        assert gap > 1e-3 * scale, name
 
 
 @pytest.fixture(scope="module")
@@ -171,8 +206,120 @@ def test_robustness_report_and_sanity_checks(trained):
     rep = robustness(model, x[:64], y[:64], eps=8 / 255, steps=5, restarts=2, batch_size=32)
     after = torch.rand(1)
     assert torch.equal(before, after), "Foolbox must not disturb the global RNG stream"
-    assert rep["checks"]["eval_mode"]
+    assert rep["checks"]["eval_mode"] and rep["checks"]["modules_in_train_mode"] == []
     assert rep["robust_accuracy"] <= rep["fgsm_accuracy"] + 1e-9 <= rep["clean_accuracy"] + 1e-9
     assert rep["checks"]["large_eps_near_zero"]
     assert rep["attack"]["abs_stepsize"] == pytest.approx(2.5 * (8 / 255) / 5)
-    assert 0 <= rep["native_pgd_accuracy"] <= 100
+    assert rep["clean_accuracy"] == pytest.approx(accuracy(model, x[:64], y[:64]))
+    # both PGDs break images the clean model gets right, and never more than all of them
+    assert 0 < rep["native_pgd_accuracy"] < rep["clean_accuracy"]
+    assert 0 < rep["foolbox_pgd_accuracy"] < rep["clean_accuracy"]
+
+
+class TrainsDuringForward(nn.Module):
+    """A model that puts itself in training mode for its forward pass and back into eval
+    mode at its end, so that ``model.training`` read afterwards looks fine."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        self.train()
+        out = self.inner(x)
+        self.eval()
+        return out
+
+
+def test_eval_mode_check_sees_the_mode_during_the_forward_passes(trained):
+    model, x, y = trained
+    sneaky = TrainsDuringForward(tiny_model(1))
+    sneaky.inner.load_state_dict(model.state_dict())
+    rep = robustness(sneaky, x[:32], y[:32], eps=8 / 255, steps=2, restarts=1, batch_size=32,
+                     backend="native")
+    assert not sneaky.training  # what the old check read: it would have said "eval mode"
+    assert rep["checks"]["eval_mode"] is False
+    batch_norms = {name for name, m in sneaky.named_modules() if isinstance(m, nn.BatchNorm2d)}
+    assert batch_norms and batch_norms <= set(rep["checks"]["modules_in_train_mode"])
+    with ModeRecorder(model) as modes:  # nothing was recorded: no verdict of "eval mode"
+        pass
+    assert modes.forwards == 0 and not modes.all_eval
+
+
+def test_native_pgd_and_foolbox_draw_independent_starts(trained, monkeypatch):
+    """robustness() must not give the two PGDs the same random start (on any batch)."""
+    model, x, y = trained
+    drawn = {"pgd_examples": [], "get_random_start": []}
+    real_draw = attacks.draw
+
+    def recording_draw(fn, *args, generator, **kwargs):
+        out = real_draw(fn, *args, generator=generator, **kwargs)
+        caller = sys._getframe(1).f_code.co_name
+        large_eps = generator.initial_seed() == attack_seed(0, "large_eps")  # its own stream
+        if caller in drawn and not large_eps:
+            drawn[caller].append((generator.initial_seed(), out.clone()))
+        return out
+
+    monkeypatch.setattr(attacks, "draw", recording_draw)
+    robustness(model, x[:64], y[:64], eps=8 / 255, steps=2, restarts=2, batch_size=32, seed=0)
+    native, fool = drawn["pgd_examples"], drawn["get_random_start"]
+    assert len(native) == len(fool) == 4  # 2 batches x 2 restarts each
+    assert not {s for s, _ in native} & {s for s, _ in fool}
+    assert not any(torch.equal(a, b) for _, a in native for _, b in fool)
+    # and the seeds are a documented function of the run's seed, stable between calls
+    assert fool[0][0] == attack_seed(0, "foolbox", 0) == attack_seed(0, "foolbox", 0)
+    assert native[0][0] == attack_seed(0, "native")
+    assert len({attack_seed(s, k, b) for s in range(3) for k in attacks.ATTACK_STREAMS
+                for b in range(3)}) == 27
+    with pytest.raises(ValueError, match="stream must be one of native, foolbox, large_eps"):
+        attack_seed(0, "fgsm")
+
+
+class Constant(nn.Module):
+    """Predicts class ``c`` whatever the input: no attack can change its accuracy."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.logits = nn.Parameter(torch.nn.functional.one_hot(torch.tensor(c), 10).float())
+
+    def forward(self, x):
+        return self.logits.expand(len(x), 10) + 0 * x.flatten(1).sum(1, keepdim=True)
+
+
+@pytest.mark.parametrize("backend", ["foolbox", "native"])
+def test_robust_accuracy_against_oracles(trained, backend):
+    model, x, y = trained
+    # a constant classifier: accuracy under any attack = share of labels equal to its class
+    c = int(y.mode().values)
+    oracle = round(100 * float((y == c).float().mean()), 2)
+    rep = robustness(Constant(c), x, y, eps=8 / 255, steps=2, restarts=2, batch_size=64,
+                     backend=backend)
+    for key in ("clean_accuracy", "robust_accuracy", "fgsm_accuracy", "native_pgd_accuracy"):
+        assert rep[key] == pytest.approx(oracle), key
+    assert not rep["checks"]["large_eps_near_zero"]  # the check flags a model it cannot break
+    # eps = 0: the attack cannot move, so robust = FGSM = clean for a real model
+    rep0 = robustness(model, x[:64], y[:64], eps=0.0, steps=2, restarts=1, batch_size=32,
+                      backend=backend)
+    assert rep0["robust_accuracy"] == rep0["fgsm_accuracy"] == rep0["native_pgd_accuracy"] \
+        == pytest.approx(accuracy(model, x[:64], y[:64]))
+
+
+def test_native_backend_reports_native_pgd_and_never_calls_foolbox(trained, monkeypatch):
+    model, x, y = trained
+
+    def no_foolbox(*args, **kwargs):
+        raise AssertionError("backend='native' must not run Foolbox")
+
+    monkeypatch.setattr(attacks, "foolbox_pgd", no_foolbox)
+    rep = robustness(model, x[:64], y[:64], eps=8 / 255, steps=5, restarts=2, batch_size=32,
+                     backend="native")
+    assert rep["attack"]["backend"] == "native" and rep["foolbox_pgd_accuracy"] is None
+    assert rep["robust_accuracy"] == rep["native_pgd_accuracy"]
+    # the same attack by hand: one native generator, seeded by attack_seed, across the batches
+    gen = torch.Generator().manual_seed(attack_seed(0, "native"))
+    broken = torch.cat([pgd(model, x[i:i + 32], y[i:i + 32], eps=8 / 255, steps=5,
+                            step_size=2.5 * (8 / 255) / 5, restarts=2, generator=gen)
+                        for i in (0, 32)])
+    assert rep["native_pgd_accuracy"] == pytest.approx(100 * float((~broken).float().mean()))
+    with pytest.raises(ValueError, match="backend must be one of foolbox, native"):
+        robustness(model, x[:8], y[:8], eps=8 / 255, steps=1, restarts=1, backend="Foolbox")

@@ -1,0 +1,152 @@
+"""Every public function of srewire.plots on the results of a smoke grid (trained once per
+session on the synthetic data): each returns a Figure with the expected axes and artists."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from srewire import plots  # noqa: E402
+from srewire.runs import (GRID, STRATEGY_ORDER, grid_configs, load_results, run,  # noqa: E402
+                          run_name)
+
+PROFILE = "smoke"
+# the smoke profile, made smaller still: the figures only need real result files and masks
+SMALL = dict(n_train=64, n_test=64, batch_size=32, n_robust=32, pgd_steps=2, pgd_restarts=1,
+             track_structure=True)
+
+
+@pytest.fixture(scope="session")
+def smoke_grid(tmp_path_factory, synthetic_root):
+    """(results folder, results) of the thesis grid on the smoke profile, one seed."""
+    folder = tmp_path_factory.mktemp("plots_grid")
+    for cfg in grid_configs(PROFILE, [0], **SMALL):
+        run(cfg, folder / PROFILE / run_name(cfg), data_root=synthetic_root, quiet=True)
+    results = load_results(folder, PROFILE)
+    assert len(results) == len(GRID) * len(STRATEGY_ORDER)
+    return folder, results
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def _images(ax):
+    return len(ax.images)
+
+
+def test_run_connectivity_is_the_layer_of_the_run(smoke_grid):
+    folder, results = smoke_grid
+    r = next(r for r in results if r["config"]["rewiring"] == "structured"
+             and r["config"]["objective"] == "natural" and r["config"]["sparsity"] == 0.99)
+    m = plots.run_connectivity(folder, PROFILE, "natural", 0.99, "structured", "conv3")
+    assert m.dtype == bool and m.ndim == 2
+    # result.json rounds to 3 decimals
+    assert 1 - m.mean() == pytest.approx(r["sparsity"]["per_layer"]["conv3"], abs=5e-4)
+    zero_rows = 100 * float((~m.any(axis=1)).mean())
+    assert zero_rows == pytest.approx(r["zero_fibres"]["per_layer"]["conv3"]["out"], abs=5e-4)
+
+
+def test_connectivity_panels_one_image_per_strategy_titled_with_its_zero_fibres(smoke_grid):
+    folder, results = smoke_grid
+    fig = plots.connectivity_panels(folder, PROFILE, "trades", 0.95, layer="dense2")
+    assert isinstance(fig, plt.Figure) and len(fig.axes) == 3
+    by = {r["config"]["rewiring"]: r for r in results
+          if (r["config"]["objective"], r["config"]["sparsity"]) == ("trades", 0.95)}
+    for ax, strategy in zip(fig.axes, STRATEGY_ORDER):
+        assert _images(ax) == 1
+        zero = by[strategy]["zero_fibres"]["per_layer"]["dense2"]["out"]
+        title = ax.get_title()
+        assert title.endswith("% zero vectors")
+        assert float(title.split("\n")[1].split("%")[0]) == pytest.approx(zero, abs=5.1e-3)
+    assert "95% TRADES, layer dense2" in fig._suptitle.get_text()
+
+
+def test_mask_panels_draws_each_matrix():
+    mats = [np.eye(6, dtype=bool), np.ones((6, 6), dtype=bool)]
+    fig = plots.mask_panels(mats, ["a", "b"], suptitle="s")
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    assert [np.asarray(ax.images[0].get_array()).sum() for ax in fig.axes] == [6, 36]
+
+
+@pytest.mark.parametrize("key", ["test_accuracy", "train_loss"])
+def test_curves_one_panel_per_grid_row_one_line_per_run(smoke_grid, key):
+    _, results = smoke_grid
+    fig = plots.curves(results, key=key)
+    assert len(fig.axes) == len(GRID)
+    for ax in fig.axes:
+        assert len(ax.lines) == len(STRATEGY_ORDER)
+        assert len(ax.get_legend().get_texts()) == len(STRATEGY_ORDER)
+        assert all(len(line.get_xdata()) == results[0]["config"]["epochs"] for line in ax.lines)
+
+
+@pytest.mark.parametrize("pruned", [False, True])
+def test_zero_fibres_per_layer_bars_are_the_per_layer_values(smoke_grid, pruned):
+    _, results = smoke_grid
+    fig = plots.zero_fibres_per_layer(results, "natural", 0.99, pruned=pruned)
+    (ax,) = fig.axes
+    runs = [r for r in results if (r["config"]["objective"], r["config"]["sparsity"])
+            == ("natural", 0.99)]
+    layers = list(runs[0]["zero_fibres"]["per_layer"])
+    assert len(ax.patches) == len(STRATEGY_ORDER) * len(layers)
+    heights = [p.get_height() for p in ax.patches]
+    expected = [(r["pruned"] if pruned else r)["zero_fibres"]["per_layer"][name]["out"]
+                for r in sorted(runs, key=lambda r: STRATEGY_ORDER.index(r["config"]["rewiring"]))
+                for name in layers]
+    assert heights == pytest.approx(expected)
+
+
+def test_sweep_structure_one_curve_per_run_and_one_accuracy_line_per_strategy(smoke_grid):
+    _, results = smoke_grid
+    fig = plots.sweep_structure(results)
+    left, right = fig.axes
+    assert len(left.lines) == len(results)
+    assert all(len(line.get_xdata()) == 1 for line in left.lines)  # track_structure, 1 epoch
+    assert len(right.lines) == len(STRATEGY_ORDER)
+
+
+def test_rewiring_activity_one_line_per_run_in_each_panel(smoke_grid):
+    _, results = smoke_grid
+    fig = plots.rewiring_activity(results)
+    first, died = fig.axes
+    assert len(first.lines) == len(died.lines) == len(results)
+    steps = len(results[0]["rewiring_stats"]["revived_per_step_first_epoch"])
+    assert len(first.lines[0].get_xdata()) == steps - 1  # the first step's fill left out
+
+
+def test_adversarial_examples_three_rows_of_images():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 3, 32, 32, generator=g)
+    x_adv = (x + 0.03 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    classes = [f"class {i}" for i in range(10)]
+    fig = plots.adversarial_examples(x, x_adv, [1, 2, 3, 4], [1, 5, 3, 6], [1, 2, 3, 4], classes)
+    assert len(fig.axes) == 12 and all(_images(ax) == 1 for ax in fig.axes)
+    colours = [fig.axes[4 + i].title.get_color() for i in range(4)]  # the PGD row
+    assert colours == ["black", "crimson", "black", "crimson"]
+
+
+def test_distance_maps_two_maps_with_colour_bars():
+    fig = plots.distance_maps((5, 7), (2, 3))
+    maps = [ax for ax in fig.axes if ax.images]
+    assert len(maps) == 2 and len(fig.axes) == 4  # two maps, two colour bars
+    eucl, eq3 = (np.asarray(ax.images[0].get_array()) for ax in maps)
+    assert eucl.shape == eq3.shape == (5, 7)
+    assert eucl[2, 3] == eq3[2, 3] == 0 and eucl[0, 0] == pytest.approx(math.sqrt(13))
+    assert eq3[0, 0] == 4 + 9
+
+
+def test_claims_demo_numbers_every_claimed_cell():
+    connected = np.zeros((6, 6), dtype=bool)
+    connected[2, 2] = connected[3, 3] = True
+    fig = plots.claims_demo(connected, [14, 21], {"euclidean": [8, 15, 20], "eq3": [13, 22]})
+    assert [ax.get_title() for ax in fig.axes] == ["euclidean", "eq3"]
+    assert [len(ax.texts) for ax in fig.axes] == [3, 2]
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2]  # the sources' crosses
