@@ -145,6 +145,25 @@ def measure(name: str, kind: str, model: VGG11, cfg: dict, args: argparse.Namesp
     return entry
 
 
+def write(out: Path, record: dict) -> None:
+    """deploy.json (everything) and deploy.csv (end to end), each replaced atomically."""
+    tmp = out / "deploy.json.tmp"
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, out / "deploy.json")
+    tmp = out / "deploy.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["network", "kind", "variant", "batch", "multiply_adds", "median_ms",
+                    "iqr_ms", "relative_to_dense"])
+        for e in record["networks"]:
+            for b, lat in e["latency"].items():
+                for v, st in lat.items():
+                    w.writerow([e["name"], e["kind"], v, b, e["multiply_adds"][v]["total"],
+                                f"{1e3 * st['median_s']:.3f}", f"{1e3 * st['iqr_s']:.3f}",
+                                f"{st['relative_to_dense']:.3f}"])
+    os.replace(tmp, out / "deploy.csv")
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--results", default="results")
@@ -177,32 +196,28 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or Path(args.results) / args.profile / "deploy")
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
-    entries = [measure(*n, args) for n in networks(Path(args.results), args.profile, args.seed)]
-    record = {
-        "machine": {"cpu": cpu_model(), "logical_cores": os.cpu_count(),
-                    "platform": platform.platform(), "torch": torch.__version__,
-                    "threads": torch.get_num_threads(),
-                    "mkldnn": torch.backends.mkldnn.is_available(),
-                    "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]}},
-        "settings": {"batches": args.batches, "rounds": args.rounds,
-                     "min_run_time_s": args.min_run_time, "dtype": "float32",
-                     "seed_of_masks": args.seed, "weights": "random magnitudes on the masks",
-                     "per_layer": args.layers, "wall_time_s": time.perf_counter() - t0},
-        "variants": list(deploy.VARIANTS),
-        "networks": entries,
-    }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "deploy.json").write_text(json.dumps(record, indent=1) + "\n")
-    with open(out / "deploy.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["network", "kind", "variant", "batch", "multiply_adds", "median_ms",
-                    "iqr_ms", "relative_to_dense"])
-        for e in entries:
-            for b, lat in e["latency"].items():
-                for v, st in lat.items():
-                    w.writerow([e["name"], e["kind"], v, b, e["multiply_adds"][v]["total"],
-                                f"{1e3 * st['median_s']:.3f}", f"{1e3 * st['iqr_s']:.3f}",
-                                f"{st['relative_to_dense']:.3f}"])
+    entries: list[dict] = []
+    todo = networks(Path(args.results), args.profile, args.seed)
+    record: dict = {}
+    for i, net in enumerate(todo):
+        entries.append(measure(*net, args))
+        record = {
+            "complete": i + 1 == len(todo),
+            "machine": {"cpu": cpu_model(), "logical_cores": os.cpu_count(),
+                        "platform": platform.platform(), "torch": torch.__version__,
+                        "threads": torch.get_num_threads(),
+                        "mkldnn": torch.backends.mkldnn.is_available(),
+                        "load_average_1min": {"before": load_before,
+                                              "after": os.getloadavg()[0]}},
+            "settings": {"batches": args.batches, "rounds": args.rounds,
+                         "min_run_time_s": args.min_run_time, "dtype": "float32",
+                         "seed_of_masks": args.seed, "weights": "random magnitudes on the masks",
+                         "per_layer": args.layers, "wall_time_s": time.perf_counter() - t0},
+            "variants": list(deploy.VARIANTS),
+            "networks": entries,
+        }
+        write(out, record)  # after every network, so an interrupted run leaves a valid file
     print(f"wrote {out / 'deploy.json'} ({record['settings']['wall_time_s']:.0f} s; load "
           f"{load_before:.2f} -> {record['machine']['load_average_1min']['after']:.2f})")
     return 0

@@ -50,7 +50,7 @@ __all__ = ["VARIANTS", "LayerSpec", "extract", "build", "multiply_adds", "conden
            "load_network", "set_masks", "DeployedNet"]
 
 VARIANTS: tuple[str, ...] = ("dense", "channels", "compact", "csr", "condensed")
-_CHUNK = 1 << 22  # elements of one gathered block of the condensed convolution
+_CHUNK = 1 << 23  # elements of one gathered block of the condensed layers
 
 
 @dataclass
@@ -183,17 +183,20 @@ class _Condensed(nn.Module):
         self.indices, self.values, self.counts = _fan_in_table(spec.weight)
 
     def _contract(self, cols: torch.Tensor) -> torch.Tensor:
-        # cols: (N, I, L) -> (N, O, L)
-        n, _, length = cols.shape
+        """(N, I, L) -> (N, O, L): gather each output's k input rows of the (I, N * L)
+        matrix, then one batched (1 x k) @ (k x N * L) product per output; outputs in chunks
+        of at most ``_CHUNK`` gathered elements."""
+        n, i, length = cols.shape
+        flat = cols.transpose(0, 1).reshape(i, n * length)
         o, k = self.indices.shape
-        step = max(1, _CHUNK // max(1, n * o * length))
-        out = None
-        for j in range(0, k, step):
-            idx, val = self.indices[:, j:j + step], self.values[:, j:j + step]
-            g = cols[:, idx.reshape(-1), :].view(n, o, idx.shape[1], length)
-            part = (g * val[None, :, :, None]).sum(2)
-            out = part if out is None else out + part
-        return out + self.spec.bias[None, :, None]
+        step = max(1, _CHUNK // max(1, k * n * length))
+        parts = []
+        for j in range(0, o, step):
+            idx, val = self.indices[j:j + step], self.values[j:j + step]
+            g = flat.index_select(0, idx.reshape(-1)).view(len(idx), k, n * length)
+            parts.append(torch.bmm(val[:, None, :], g)[:, 0])
+        y = torch.cat(parts) if len(parts) > 1 else parts[0]
+        return y.view(o, n, length).transpose(0, 1) + self.spec.bias[None, :, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.spec

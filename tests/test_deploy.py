@@ -197,3 +197,32 @@ def test_prune_cli_rejects_bad_target() -> None:
                        cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert "need 0 < trained < target < 1" in r.stderr
+
+
+def test_benchmark_record_feeds_the_chapter_tables(tmp_path) -> None:
+    """One tiny network through the benchmark's measure() (one short round) and the
+    chapter's tables: the record's outputs agree and its multiply-adds are the counted ones."""
+    import argparse
+    import importlib.util
+
+    from srewire import speed
+
+    spec = importlib.util.spec_from_file_location("bench_deploy",
+                                                  REPO / "benchmarks" / "bench_deploy.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = argparse.Namespace(batches=[1, 2], rounds=1, min_run_time=1e-3, threads=1,
+                              layers=True)
+    model = _model()
+    cfg = {"objective": "natural", "sparsity": 0.99, "rewiring": "weight_based", "seed": 0}
+    with torch.no_grad():
+        entry = bench.measure("natural_s0.99_weight_based_seed0", "trained", model, cfg, args)
+    assert max(entry["max_abs_diff_vs_dense_model"].values()) < 1e-4
+    counted = deploy.multiply_adds(deploy.extract(model))
+    assert entry["multiply_adds"]["compact"]["total"] == sum(counted["compact"].values())
+    assert entry["latency"]["2"]["dense"]["relative_to_dense"] == 1.0
+    record = {"settings": {"batches": [1, 2]}, "networks": [entry]}
+    table = speed.latency_table(record, 2)
+    assert table.shape[0] == 1 and "fibre-compacted: x dense" in table.columns
+    assert list(speed.layer_table(record, entry["name"], 1).index) == list(counted["dense"])
+    assert len(speed.latency_chart(record).axes) == 2
