@@ -93,30 +93,34 @@ def layer_table(record: dict, name: str, batch: int) -> pd.DataFrame:
 
 def latency_chart(record: dict, kinds: tuple[str, ...] = ("trained", "prune98")) -> plt.Figure:
     """Latency relative to dense masked (log scale) per network and variant, one panel per
-    batch size, with each network's multiply-add floor (nonzero / dense) as a black tick."""
+    batch size (the networks timed at it), with each network's multiply-add floor (nonzero /
+    dense) as a black tick."""
     batches = record["settings"]["batches"]
-    nets = [e for e in record["networks"] if e["kind"] in kinds]
     variants = [v for v in VARIANT_LABELS if v != "dense"]
-    fig, axes = plt.subplots(1, len(batches), figsize=(6.5 * len(batches), 0.5 * len(nets) + 2),
-                             sharey=True, squeeze=False)
-    y = np.arange(len(nets))
+    panels = [[e for e in record["networks"] if e["kind"] in kinds and str(b) in e["latency"]]
+              for b in batches]
+    heights = [0.45 * len(p) + 1.0 for p in panels]
+    fig, axes = plt.subplots(len(batches), 1, figsize=(8, sum(heights) + 1.2), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
     h = 0.8 / len(variants)
-    for ax, b in zip(axes[0], batches):
+    for ax, b, nets in zip(axes[:, 0], batches, panels):
+        y = np.arange(len(nets))
         for i, v in enumerate(variants):
             vals = [e["latency"][str(b)][v]["relative_to_dense"] for e in nets]
             ax.barh(y + (i - len(variants) / 2 + 0.5) * h, vals, h, label=VARIANT_LABELS[v])
         floor = [e["multiply_adds"]["nonzero"]["total"] / e["multiply_adds"]["dense"]["total"]
                  for e in nets]
-        ax.scatter(floor, y, marker="|", s=300, color="black", zorder=3,
+        ax.scatter(floor, y, marker="|", s=200, color="black", zorder=3,
                    label="multiply-add floor")
         ax.axvline(1.0, color="grey", lw=1, ls="--")
         ax.set_xscale("log")
-        ax.set_title(f"batch {b}")
-        ax.set_xlabel("latency / dense masked (lower is faster)")
-    axes[0][0].set_yticks(y, [network_label(e) for e in nets], fontsize=8)
-    axes[0][0].invert_yaxis()
-    axes[0][-1].legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+        ax.set_title(f"batch {b}", fontsize=10)
+        ax.set_yticks(y, [network_label(e) for e in nets], fontsize=8)
+        ax.invert_yaxis()
+    axes[-1, 0].set_xlabel("latency / dense masked (log scale; lower is faster)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 

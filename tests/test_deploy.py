@@ -212,7 +212,7 @@ def test_benchmark_record_feeds_the_chapter_tables(tmp_path) -> None:
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     args = argparse.Namespace(batches=[1, 2], rounds=1, min_run_time=1e-3, threads=1,
-                              layers=True)
+                              layers=True, layer_batches=[1], key_only=True)
     model = _model()
     cfg = {"objective": "natural", "sparsity": 0.99, "rewiring": "weight_based", "seed": 0}
     with torch.no_grad():
@@ -226,3 +226,6 @@ def test_benchmark_record_feeds_the_chapter_tables(tmp_path) -> None:
     assert table.shape[0] == 1 and "fibre-compacted: x dense" in table.columns
     assert list(speed.layer_table(record, entry["name"], 1).index) == list(counted["dense"])
     assert len(speed.latency_chart(record).axes) == 2
+    other = bench.measure("natural_s0.95_random_seed0", "trained", model,
+                          {**cfg, "sparsity": 0.95, "rewiring": "random"}, args)
+    assert list(other["latency"]) == ["1"] and list(other["layer_latency"]) == ["1"]
