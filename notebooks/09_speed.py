@@ -78,6 +78,7 @@ glue("threads", str(m["threads"]))
 glue("torch", m["torch"])
 glue("load_before", f"{m['load_average_1min']['before']:.1f}")
 glue("load_after", f"{m['load_average_1min']['after']:.1f}")
+glue("large_for", s.get("large_batches_for", "all networks").replace("key networks: ", ""))
 
 # %% [markdown]
 # ## What was measured
@@ -96,8 +97,10 @@ glue("load_after", f"{m['load_average_1min']['after']:.1f}")
 # ## End to end
 #
 # Latency relative to dense masked for every network as trained and for the pruned 98 %
-# networks, with each network's floor, the share of the dense multiply-adds that its nonzero
-# weights need (black tick):
+# network, with each network's floor, the share of the dense multiply-adds that its nonzero
+# weights need (black tick). Batch 1 covers every network; batch 128, where the CSR and
+# condensed products take seconds per forward pass on this machine, covers the
+# {glue:text}`large_for`:
 
 # %% mystnb={"figure": {"caption": "End-to-end latency of each representation relative to the dense masked model of the same network (log scale; left of the dashed line is faster). Black ticks: nonzero multiply-adds / dense multiply-adds.", "name": "fig-speed"}}
 import matplotlib.pyplot as plt
@@ -169,12 +172,11 @@ speed.layer_table(record, wb99["name"], 1)
 # %% [markdown]
 # ## The thesis's proposal: train at 98 %, prune with the structure in mind to 99 %
 #
-# `python -m srewire.prune` trains weight-based at 98 % sparsity (the `quick` profile, seeds 0
-# and 1), removes first the weights that are alone in their output-axis fibre and then whole
+# `python -m srewire.prune` trains weight-based at 98 % sparsity (the `quick` profile), removes first the weights that are alone in their output-axis fibre and then whole
 # fibres, weakest (smallest L2 norm) first over all layers, until exactly the 99 % budget is
 # left, and fine-tunes for a fixed number of steps with the masks held fixed (no rewiring).
 # It is compared with the directly trained 99 % networks of all three strategies (mean over
-# seeds; latency: fibre-compacted at batch 1, seed-0 masks):
+# the seeds each has; latency: fibre-compacted at batch 1, seed-0 masks):
 
 # %%
 import json
