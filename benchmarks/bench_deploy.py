@@ -18,7 +18,7 @@ timing, every variant's output is checked against ``dense`` (max abs difference 
         [--all-at-every-batch] [--no-layers]
 
 By default the batch-128 timings cover the dense reference, the 99 % networks as trained and
-the pruned 98 % networks, and layer-by-layer timings batch 1 (on a shared 2-core machine the
+the pruned 98 % networks, and so do the layer-by-layer timings (batch 1; on a shared 2-core machine the
 full set takes hours: CSR and condensed products at batch 128 take seconds each).
 
 writes ``<results>/<profile>/deploy/deploy.json`` and ``deploy.csv`` and prints a summary.
@@ -89,14 +89,15 @@ def networks(results: Path, profile: str, seed: int) -> list[tuple[str, str, VGG
             for n, l in zip(layer_names(ref), sparse_layers(ref))}
     reference = ("dense_vgg11", "dense_reference", deploy.set_masks(ref, full).eval(),
                  {**dense_cfg, "sparsity": 0.0, "rewiring": None})
-    top = [n for n in trained if n[3]["sparsity"] == 0.99]
-    top_after = [n for n in after if n[3]["sparsity"] == 0.99]
+    top = [n for n in trained if n[3]["sparsity"] == 0.99][::-1]  # weight-based first
+    top_after = [n for n in after if n[3]["sparsity"] == 0.99][::-1]
     rest = [n for n in trained if n not in top] + [n for n in after if n not in top_after]
-    return [reference, *top, *pruned, *top_after, *rest]
+    return [reference, *top[:1], *pruned, *top[1:], *top_after, *rest]
 
 
 def is_key(kind: str, cfg: dict) -> bool:
-    """Networks timed at every batch size (the others at batch 1 only, with --key-only)."""
+    """Networks timed at every batch size and layer by layer (the others end to end at batch 1
+    only, unless --all-at-every-batch)."""
     return kind in ("dense_reference", "prune98") or (kind == "trained"
                                                        and cfg["sparsity"] == 0.99)
 
@@ -145,7 +146,8 @@ def measure(name: str, kind: str, model: VGG11, cfg: dict, args: argparse.Namesp
         for v in e2e:
             e2e[v]["relative_to_dense"] = e2e[v]["median_s"] / e2e["dense"]["median_s"]
         entry["latency"][str(b)] = e2e
-        if args.layers and b in args.layer_batches:
+        if args.layers and b in args.layer_batches and (is_key(kind, cfg)
+                                                        or not args.key_only):
             stmts = {}
             for v, net in nets.items():
                 for lname, stage, inp in zip(net.names, net.stages, net.stage_inputs(x)):
@@ -242,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                          "large_batches_for": ("key networks: dense reference, 99 % as "
                                                "trained, pruned 98 %" if args.key_only
                                                else "all networks"),
+                         "per_layer_for": ("the same key networks" if args.key_only
+                                           else "all networks"),
                          "wall_time_s": time.perf_counter() - t0},
             "variants": list(deploy.VARIANTS),
             "networks": entries,
