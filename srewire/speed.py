@@ -17,7 +17,7 @@ import pandas as pd
 
 from .report import ROW_LABELS, STRATEGY_LABELS
 
-__all__ = ["VARIANT_LABELS", "load_deploy", "load_prune", "network_label", "latency_table",
+__all__ = ["VARIANT_LABELS", "ratio", "load_deploy", "load_prune", "network_label", "latency_table",
            "layer_table", "latency_chart", "prune_comparison"]
 
 VARIANT_LABELS = {"dense": "dense masked", "channels": "channels removed",
@@ -25,6 +25,11 @@ VARIANT_LABELS = {"dense": "dense masked", "channels": "channels removed",
                   "condensed": "condensed (SRigL)"}
 KIND_LABELS = {"trained": "", "after_pruning": ", after single-fibre pruning",
                "prune98": ", 98 % trained, pruned to 99 %", "dense_reference": ""}
+
+
+def ratio(value: float | None) -> str:
+    """A latency ratio for the prose: two decimals, or "n/a" where it was not measured."""
+    return "n/a" if value is None or value != value else f"{value:.2f}"
 
 
 def load_deploy(results_dir: str | os.PathLike = "results", profile: str = "quick") -> dict:
