@@ -1,0 +1,160 @@
+"""Tables and a figure for the chapter "Does the structure buy speed?" (issue 14), read from
+``results/<profile>/deploy/deploy.json`` (``benchmarks/bench_deploy.py``) and
+``results/<profile>/prune/*/result.json`` (``python -m srewire.prune``).
+
+Nothing here times, trains or evaluates a network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .report import ROW_LABELS, STRATEGY_LABELS
+
+__all__ = ["VARIANT_LABELS", "ratio", "load_deploy", "load_prune", "network_label", "latency_table",
+           "layer_table", "latency_chart", "prune_comparison"]
+
+VARIANT_LABELS = {"dense": "dense masked", "channels": "channels removed",
+                  "compact": "fibre-compacted", "csr": "CSR sparse",
+                  "condensed": "condensed (SRigL)"}
+KIND_LABELS = {"trained": "", "after_pruning": ", after single-fibre pruning",
+               "prune98": ", 98 % trained, pruned to 99 %", "dense_reference": ""}
+
+
+def ratio(value: float | None) -> str:
+    """A latency ratio for the prose: two decimals, or "n/a" where it was not measured."""
+    return "n/a" if value is None or value != value else f"{value:.2f}"
+
+
+def load_deploy(results_dir: str | os.PathLike = "results", profile: str = "quick") -> dict:
+    """The benchmark's record; raises FileNotFoundError with the command that writes it."""
+    path = Path(results_dir) / profile / "deploy" / "deploy.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path}; write it with: python benchmarks/bench_deploy.py "
+                                f"--results {results_dir} --profile {profile}")
+    return json.loads(path.read_text())
+
+
+def load_prune(results_dir: str | os.PathLike = "results", profile: str = "quick"
+               ) -> list[dict]:
+    """Every pruned network's result, sorted by seed."""
+    files = sorted((Path(results_dir) / profile / "prune").glob("*/result.json"))
+    if not files:
+        raise FileNotFoundError(f"no results under {Path(results_dir) / profile / 'prune'}; "
+                                f"compute them with: python -m srewire.prune")
+    rows = [json.loads(f.read_text()) for f in files]
+    return sorted(rows, key=lambda r: r["config"]["seed"])
+
+
+def network_label(entry: dict) -> str:
+    """A short row label: '99% natural, Structured weight-based, after single-fibre pruning'."""
+    if entry["kind"] == "dense_reference":
+        return "dense VGG11 (0 %)"
+    if entry["kind"] == "prune98":
+        return "weight-based, 98 % trained, pruned to 99 %"
+    row = ROW_LABELS.get((entry["objective"], entry["sparsity"]), entry["name"])
+    return f"{row}, {STRATEGY_LABELS[entry['rewiring']]}{KIND_LABELS[entry['kind']]}"
+
+
+def latency_table(record: dict, batch: int) -> pd.DataFrame:
+    """End to end, one row per network: zero fibres, and per variant the multiply-adds
+    (millions per image), the median latency (ms) and the latency relative to dense masked."""
+    rows = []
+    for e in record["networks"]:
+        lat = e["latency"].get(str(batch))
+        if lat is None:
+            continue
+        row = {"network": network_label(e), "zero fibres (out) %": e["zero_fibres_out"],
+               "MMAC nonzero": e["multiply_adds"]["nonzero"]["total"] / 1e6}
+        for v, label in VARIANT_LABELS.items():
+            if v not in lat:
+                continue
+            row[f"{label}: MMAC"] = e["multiply_adds"][v]["total"] / 1e6
+            row[f"{label}: ms"] = 1e3 * lat[v]["median_s"]
+            row[f"{label}: x dense"] = lat[v]["relative_to_dense"]
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("network").round(3)
+
+
+def layer_table(record: dict, name: str, batch: int) -> pd.DataFrame:
+    """Per layer of network ``name``: multiply-adds (thousands per image) and latency relative
+    to dense masked, per variant."""
+    e = next(n for n in record["networks"] if n["name"] == name)
+    per = e["layer_latency"][str(batch)]
+    layers = list(per["dense"])
+    out = {}
+    for v in per:
+        out[f"{VARIANT_LABELS[v]}: kMAC"] = [e["multiply_adds"][v][l] / 1e3 for l in layers]
+        out[f"{VARIANT_LABELS[v]}: x dense"] = [per[v][l]["relative_to_dense"] for l in layers]
+    out["dense masked: ms"] = [1e3 * per["dense"][l]["median_s"] for l in layers]
+    return pd.DataFrame(out, index=layers).round(3)
+
+
+def latency_chart(record: dict, kinds: tuple[str, ...] = ("trained", "prune98")) -> plt.Figure:
+    """Latency relative to dense masked (log scale) per network and variant, one panel per
+    batch size (the networks timed at it), with each network's multiply-add floor (nonzero /
+    dense) as a black tick."""
+    batches = record["settings"]["batches"]
+    variants = [v for v in VARIANT_LABELS if v != "dense"]
+    panels = [[e for e in record["networks"] if e["kind"] in kinds and str(b) in e["latency"]]
+              for b in batches]
+    heights = [0.45 * len(p) + 1.0 for p in panels]
+    fig, axes = plt.subplots(len(batches), 1, figsize=(8, sum(heights) + 1.2), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    h = 0.8 / len(variants)
+    for ax, b, nets in zip(axes[:, 0], batches, panels):
+        y = np.arange(len(nets))
+        for i, v in enumerate(variants):
+            vals = [e["latency"][str(b)][v]["relative_to_dense"] for e in nets]
+            ax.barh(y + (i - len(variants) / 2 + 0.5) * h, vals, h, label=VARIANT_LABELS[v])
+        floor = [e["multiply_adds"]["nonzero"]["total"] / e["multiply_adds"]["dense"]["total"]
+                 for e in nets]
+        ax.scatter(floor, y, marker="|", s=200, color="black", zorder=3,
+                   label="multiply-add floor")
+        ax.axvline(1.0, color="grey", lw=1, ls="--")
+        ax.set_xscale("log")
+        ax.set_title(f"batch {b}", fontsize=10)
+        ax.set_yticks(y, [network_label(e) for e in nets], fontsize=8)
+        ax.invert_yaxis()
+    axes[-1, 0].set_xlabel("latency / dense masked (log scale; lower is faster)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def prune_comparison(record: dict, direct: list[dict], pruned: list[dict], batch: int = 1
+                     ) -> pd.DataFrame:
+    """The pruned 98 % networks (mean over seeds) against the directly trained 99 % networks
+    of every strategy (mean over seeds): clean accuracy, zero fibres (out axis), and the
+    fibre-compacted latency relative to dense masked (seed 0 masks)."""
+    lat = {(e["kind"], e["rewiring"], e["sparsity"]): e["latency"][str(batch)]
+           for e in record["networks"] if str(batch) in e["latency"]}
+    rows = []
+    for rw in STRATEGY_LABELS:
+        runs = [r for r in direct if r["config"]["rewiring"] == rw
+                and r["config"]["sparsity"] == 0.99 and r["config"]["objective"] == "natural"]
+        if not runs:
+            continue
+        compact = lat.get(("trained", rw, 0.99), {}).get("compact", {})
+        rows.append({"network": f"99 % directly, {STRATEGY_LABELS[rw]}",
+                     "seeds": len(runs),
+                     "clean accuracy %": np.mean([r["clean_accuracy"] for r in runs]),
+                     "zero fibres (out) %": np.mean([r["zero_fibres"]["global"]["out"]
+                                                     for r in runs]),
+                     "fibre-compacted x dense": compact.get("relative_to_dense")})
+    compact = next((e["latency"][str(batch)]["compact"] for e in record["networks"]
+                    if e["kind"] == "prune98" and str(batch) in e["latency"]), {})
+    rows.append({"network": "98 % weight-based, pruned to 99 %, fine-tuned",
+                 "seeds": len(pruned),
+                 "clean accuracy %": np.mean([r["clean_accuracy"] for r in pruned]),
+                 "zero fibres (out) %": np.mean([r["zero_fibres"]["global"]["out"]
+                                                 for r in pruned]),
+                 "fibre-compacted x dense": compact.get("relative_to_dense")})
+    return pd.DataFrame(rows).set_index("network").round(3)

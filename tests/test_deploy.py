@@ -1,0 +1,231 @@
+"""srewire.deploy and srewire.prune: equal outputs, multiply-add counts, exact budgets (issue 14).
+
+Times are never checked here; benchmarks/bench_deploy.py measures them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from srewire import deploy
+from srewire.config import make_config
+from srewire.metrics import fibre_report
+from srewire.models import VGG11, layer_names, sparse_layers
+from srewire.prune import fine_tune, prune_to
+from srewire.runs import save_masks
+
+from helpers import REPO
+
+
+def _model(head: str = "predecessor", seed: int = 0) -> VGG11:
+    """A small VGG11 with random BatchNorm statistics, an empty filter whose constant output
+    is read by the next layer, an input channel nobody reads, and an empty dense row."""
+    torch.manual_seed(seed)
+    m = VGG11(0.05, width=0.125, head=head, seed=seed)
+    with torch.no_grad():
+        for bn in (b for b in m.modules() if isinstance(b, nn.BatchNorm2d)):
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(0.2, 1.0)   # positive shift: empty filters give constants != 0
+        layers = sparse_layers(m)
+        layers[2].theta[3] = 0           # conv3 filter 3 empty -> constant channel
+        layers[2].theta[4] = 0
+        layers[3].theta[:, 4] = 0        # ... of which conv4 does not read channel 4
+        layers[3].theta[:, 3, 1, 1] = 0.5  # but reads channel 3
+        layers[7].theta[2] = 0           # conv8 filter 2 empty: constant into dense1
+        layers[8].theta[:, 4 * 0 + 2] = 0.3
+        if head == "predecessor":
+            layers[8].theta[5] = 0       # dense1 row 5 empty: constant into dense2
+            layers[9].theta[:, 5] = 0.2
+        for layer in layers:
+            if hasattr(layer, "bias"):
+                layer.bias.uniform_(0.1, 0.5)
+    return m.eval()
+
+
+@pytest.mark.parametrize("head", ["predecessor", "classic"])
+@pytest.mark.parametrize("variant", deploy.VARIANTS)
+def test_variants_compute_the_masked_models_function(head: str, variant: str) -> None:
+    model = _model(head)
+    x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = model(x)
+        out = deploy.build(model, variant)(x)
+    assert out.shape == ref.shape
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_constant_channels_matter_and_are_folded() -> None:
+    """conv3's empty filter 3 feeds conv4 a constant channel: it changes conv4's output (so the
+    folding is tested), and the compacted conv4 matches the dense one on the computed filters
+    without computing that channel."""
+    specs = deploy.extract(_model())
+    dense, compact = deploy.build(specs, "dense"), deploy.build(specs, "compact")
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        d_in, c_in = dense.stage_inputs(x), compact.stage_inputs(x)
+        assert d_in[3][:, 3].min() > 0 and c_in[3].shape[1] < d_in[3].shape[1]
+        ref = dense.stages[3](d_in[3])
+        live = compact.stages[3].plan.live_out
+        torch.testing.assert_close(compact.stages[3](c_in[3]), ref[:, live], rtol=1e-4,
+                                   atol=1e-5)
+        without = d_in[3].clone()
+        without[:, 3] = 0
+        assert (dense.stages[3](without) - ref).abs().max() > 1e-2
+    assert compact.stages[3].plan.bias.dim() == 3  # position-dependent bias from constants
+
+
+def test_multiply_adds_by_hand() -> None:
+    model = _model()
+    specs = deploy.extract(model)
+    macs = deploy.multiply_adds(specs)
+    s = specs[2]  # conv3 at 8 x 8, (32, 16, 3, 3) at width 1/8
+    pos = s.size[0] * s.size[1]
+    assert macs["dense"]["conv3"] == s.weight.numel() * pos
+    nnz = int(s.weight.ne(0).sum())
+    assert macs["csr"]["conv3"] == macs["nonzero"]["conv3"] == nnz * pos
+    fan_in = s.weight.reshape(s.weight.shape[0], -1).ne(0).sum(1)
+    assert macs["condensed"]["conv3"] == s.weight.shape[0] * int(fan_in.max()) * pos
+    # compacted: computed filters x used (c, kh, kw) rows; filters 3 (empty) and 4 (empty and
+    # unread) are gone, and conv4 reads no channel 4
+    w = s.weight[[o for o in range(s.weight.shape[0]) if s.weight[o].ne(0).any()]]
+    plan_in = specs[1].weight.reshape(specs[1].weight.shape[0], -1).ne(0).any(1)
+    rows = w[:, plan_in].ne(0).any(0).sum()
+    assert macs["compact"]["conv3"] == w.shape[0] * int(rows) * pos
+    assert macs["channels"]["conv4"] < macs["dense"]["conv4"]
+    d = specs[-1]
+    assert macs["dense"]["dense3"] == d.weight.numel()
+    for v in ("channels", "compact", "csr", "condensed"):
+        assert sum(macs[v].values()) <= sum(macs["dense"].values())
+
+
+def test_dense_masks_compact_to_dense_size() -> None:
+    m = VGG11(0.5, width=0.125, seed=0)
+    full = {n: np.ones(tuple(l.theta.shape), bool) for n, l in zip(layer_names(m), sparse_layers(m))}
+    deploy.set_masks(m, full)
+    macs = deploy.multiply_adds(deploy.extract(m.eval()))
+    for v in deploy.VARIANTS:
+        assert macs[v] == macs["dense"]
+
+
+def test_condensed_report_states_fan_in() -> None:
+    specs = deploy.extract(_model())
+    rep = deploy.condensed_report(specs)
+    assert not rep["conv3"]["constant_fan_in"] and rep["conv3"]["fan_in_min"] == 0
+    assert rep["conv3"]["padding_overhead"] > 1
+    w = torch.zeros(4, 6)
+    w[:, :2] = 1.0
+    one = deploy.LayerSpec("d", "linear", w, torch.zeros(4), relu=False)
+    assert deploy.condensed_report([one])["d"] == {"constant_fan_in": True, "fan_in_min": 2,
+                                                    "fan_in_max": 2, "padding_overhead": 1.0}
+
+
+def test_bad_variant_names_valid_values() -> None:
+    with pytest.raises(ValueError, match="variant must be one of dense, channels"):
+        deploy.build(_model(), "fast")
+
+
+def test_load_network_from_masks(tmp_path) -> None:
+    model = _model()
+    save_masks(model, tmp_path / "masks.npz")
+    cfg = make_config("smoke", "natural", 0.95, "random", 0)
+    (tmp_path / "result.json").write_text(json.dumps({"config": cfg.to_dict()}))
+    loaded, _ = deploy.load_network(tmp_path)
+    for a, b in zip(sparse_layers(model), sparse_layers(loaded)):
+        assert torch.equal(a.connected(), b.connected())
+    with pytest.raises(FileNotFoundError, match="folder: no result.json"):
+        deploy.load_network(tmp_path / "missing")
+
+
+def test_prune_to_meets_budget_lone_weights_first() -> None:
+    model = VGG11(0.04, width=0.125, seed=3)
+    before = fibre_report(model)["global"]["out"]
+    layers = sparse_layers(model)
+    lone = sum(int((l.connected() & (l.connected().sum(0, keepdim=True) == 1)).sum())
+               for l in layers)
+    info = prune_to(model, 0.98)
+    budget = int(0.02 * sum(l.size for l in layers))
+    assert info["connections_after"] == budget == sum(int(l.connected().sum()) for l in layers)
+    assert info["lone_removed"] == min(lone, info["connections_before"] - budget)
+    after = fibre_report(model)["global"]["out"]
+    assert after > before
+    with pytest.raises(ValueError, match="not more than the budget"):
+        prune_to(model, 0.97)
+    with pytest.raises(ValueError, match="norm must be one of l2, l1"):
+        prune_to(model, 0.99, norm="max")
+
+
+def test_prune_removes_weakest_fibre_first() -> None:
+    model = VGG11(0.2, width=0.125, seed=0, head="classic")
+    with torch.no_grad():
+        for l in sparse_layers(model):  # no lone weights: every fibre has >= 2 connections
+            m = l.theta.view(l.theta.shape[0], -1)
+            m.zero_()
+            m[:2, ::3] = 1.0
+        weak = sparse_layers(model)[4].theta.view(sparse_layers(model)[4].theta.shape[0], -1)
+        weak[:2, 0] = 1e-3
+    total = sum(int(l.connected().sum()) for l in sparse_layers(model))
+    size = sum(l.size for l in sparse_layers(model))
+    info = prune_to(model, 1 - (total - 2) / size)
+    assert info["lone_removed"] == 0 and info["fibres_removed"] == 1
+    assert not sparse_layers(model)[4].connected().view(weak.shape)[:, 0].any()
+
+
+def test_fine_tune_keeps_masks_fixed() -> None:
+    model = VGG11(0.05, width=0.125, seed=0)
+    before = [l.connected().clone() for l in sparse_layers(model)]
+    x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    y = torch.randint(0, 10, (64,))
+    w0 = sparse_layers(model)[3].theta.detach().clone()
+    losses = fine_tune(model, x, y, steps=3, lr=0.5, batch_size=32)
+    assert len(losses) == 3
+    assert not torch.equal(w0, sparse_layers(model)[3].theta.detach())
+    for a, l in zip(before, sparse_layers(model)):
+        assert torch.equal(a, l.connected())
+
+
+def test_prune_cli_rejects_bad_target() -> None:
+    r = subprocess.run([sys.executable, "-m", "srewire.prune", "--target", "0.9"],
+                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "need 0 < trained < target < 1" in r.stderr
+
+
+def test_benchmark_record_feeds_the_chapter_tables(tmp_path) -> None:
+    """One tiny network through the benchmark's measure() (one short round) and the
+    chapter's tables: the record's outputs agree and its multiply-adds are the counted ones."""
+    import argparse
+    import importlib.util
+
+    from srewire import speed
+
+    spec = importlib.util.spec_from_file_location("bench_deploy",
+                                                  REPO / "benchmarks" / "bench_deploy.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = argparse.Namespace(batches=[1, 2], rounds=1, min_run_time=1e-3, threads=1,
+                              layers=True, layer_batches=[1], key_only=True)
+    model = _model()
+    cfg = {"objective": "natural", "sparsity": 0.99, "rewiring": "weight_based", "seed": 0}
+    with torch.no_grad():
+        entry = bench.measure("natural_s0.99_weight_based_seed0", "trained", model, cfg, args)
+    assert max(entry["max_abs_diff_vs_dense_model"].values()) < 1e-4
+    counted = deploy.multiply_adds(deploy.extract(model))
+    assert entry["multiply_adds"]["compact"]["total"] == sum(counted["compact"].values())
+    assert entry["latency"]["2"]["dense"]["relative_to_dense"] == 1.0
+    record = {"settings": {"batches": [1, 2]}, "networks": [entry]}
+    table = speed.latency_table(record, 2)
+    assert table.shape[0] == 1 and "fibre-compacted: x dense" in table.columns
+    assert list(speed.layer_table(record, entry["name"], 1).index) == list(counted["dense"])
+    assert len(speed.latency_chart(record).axes) == 2
+    other = bench.measure("natural_s0.95_random_seed0", "trained", model,
+                          {**cfg, "sparsity": 0.95, "rewiring": "random"}, args)
+    assert list(other["latency"]) == ["1"] and other["layer_latency"] == {}
