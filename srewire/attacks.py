@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .precision import get_precision
 from .rng import draw, make_generator
 
 __all__ = ["accuracy", "pgd", "pgd_examples", "fgsm", "foolbox_pgd", "robustness"]
@@ -133,8 +134,12 @@ def foolbox_pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: floa
 def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float,
                steps: int, restarts: int, batch_size: int = 250, seed: int = 0,
                backend: str = "foolbox", progress: Callable | None = None,
-               rng: str = "host") -> dict:
+               rng: str = "host", precision: str = "fp32") -> dict:
     """Clean and robust accuracy (percent) with the sanity checks reported beside them.
+
+    ``precision`` (the run's ``eval_precision``) is the arithmetic of the attacks' forward
+    passes (the model's clean accuracy is always counted in float32; see
+    :mod:`srewire.precision`).
 
     ``backend="foolbox"`` gives the reported number; the native PGD (same settings, its own
     seed) is always run as a cross-check. Checks: the model is in eval mode during the attack;
@@ -142,6 +147,8 @@ def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
     """
     step = 2.5 * eps / steps
     generator = make_generator(seed, x.device, rng)
+    prec = get_precision(precision, x.device)
+    attacked = prec.wrap(model).eval()  # the model itself for fp32
     counts = dict(clean=0, fgsm=0, native=0, foolbox=0, large_eps=0)
     n_large = 0
     chunks = list(_chunks(x, y, batch_size))
@@ -150,16 +157,16 @@ def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
         model.eval()
         with torch.no_grad():
             counts["clean"] += int((model(xb).argmax(1) == yb).sum())
-        counts["fgsm"] += int((~fgsm(model, xb, yb, eps=eps)).sum())
-        counts["native"] += int((~pgd(model, xb, yb, eps=eps, steps=steps, step_size=step,
+        counts["fgsm"] += int((~fgsm(attacked, xb, yb, eps=eps)).sum())
+        counts["native"] += int((~pgd(attacked, xb, yb, eps=eps, steps=steps, step_size=step,
                                       restarts=restarts, generator=generator)).sum())
         if backend == "foolbox":
-            counts["foolbox"] += int((~foolbox_pgd(model, xb, yb, eps=eps, steps=steps,
+            counts["foolbox"] += int((~foolbox_pgd(attacked, xb, yb, eps=eps, steps=steps,
                                                    step_size=step, restarts=restarts,
                                                    seed=seed + i, rng=rng)).sum())
         if i == 0:  # a large-eps attack on the first batch only
             n_large = len(yb)
-            counts["large_eps"] = int((~pgd(model, xb, yb, eps=0.5, steps=10, step_size=0.1,
+            counts["large_eps"] = int((~pgd(attacked, xb, yb, eps=0.5, steps=10, step_size=0.1,
                                             generator=generator)).sum())
     n = len(y)
     pct = {k: round(100.0 * v / n, 2) for k, v in counts.items() if k != "large_eps"}
@@ -176,6 +183,7 @@ def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
         "fgsm_accuracy": pct["fgsm"], "native_pgd_accuracy": pct["native"],
         "foolbox_pgd_accuracy": pct["foolbox"] if backend == "foolbox" else None,
         "attack": {"backend": backend, "eps": eps, "steps": steps, "abs_stepsize": step,
-                   "restarts": restarts, "random_start": True, "n_images": n},
+                   "restarts": restarts, "random_start": True, "n_images": n,
+                   "precision": prec.name},
         "checks": checks,
     }

@@ -37,9 +37,10 @@ from .config import Config, from_dict, make_config
 from .data import load_data
 from .metrics import fibre_report, single_fibre_prune, sparsity
 from .models import VGG11, layer_names, sparse_layers
+from .precision import precision_provenance
 from .rewiring import Rewirer
 from .rng import make_generator
-from .train import SGDW, TrainingDiverged, train_epoch
+from .train import SGDW, TrainStep, TrainingDiverged, train_epoch
 
 __all__ = ["run", "evaluate", "run_name", "GRID", "grid_configs", "ensure_grid",
            "load_results", "load_masks", "load_weights", "demo_model", "RunError"]
@@ -275,6 +276,7 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
         generator.set_state(checkpoint["generator"])
         state = checkpoint["state"]
         best_model = checkpoint.get("best_model")
+    trainer = TrainStep(model, optimizer, rewirer, cfg, generator=generator)
     t_train = time.perf_counter()
     epochs = range(state["epoch"], cfg.epochs)
     bar = _bar(quiet, "epochs", leave=True)
@@ -282,7 +284,8 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
         try:
             stats = train_epoch(model, optimizer, rewirer, data.x_train, data.y_train, cfg,
                                 step=epoch * steps_per_epoch, total_steps=total_steps,
-                                generator=generator, progress=_bar(quiet, f"epoch {epoch + 1}"))
+                                generator=generator, progress=_bar(quiet, f"epoch {epoch + 1}"),
+                                trainer=trainer)
         except TrainingDiverged as exc:
             kept = (f"the last good checkpoint (after epoch {epoch}) is kept in {out}" if epoch
                     else "no epoch finished, so there is no last good checkpoint")
@@ -337,6 +340,7 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
                             if cfg.checkpoint == "best_clean" else "final"),
         "provenance": {
             "git_commit": _git_commit(), "versions": _versions(), "device": _device_name(dev),
+            "precision": precision_provenance(cfg.precision, cfg.eval_precision, dev),
             "seed": cfg.seed, "data": data.name, "n_train": len(data.x_train),
             "n_test": len(data.x_test), "steps": total_steps,
             "wall_time_s": {"train": train_seconds, "eval": eval_seconds,
@@ -365,7 +369,8 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: Conf
         n = cfg.n_robust or len(x)
         rob = robustness(model, x[:n], y[:n], eps=cfg.eval_eps, steps=cfg.pgd_steps,
                          restarts=cfg.pgd_restarts, batch_size=cfg.eval_batch_size,
-                         seed=cfg.seed, progress=_bar(quiet, "PGD"), rng=cfg.rng)
+                         seed=cfg.seed, progress=_bar(quiet, "PGD"), rng=cfg.rng,
+                         precision=cfg.eval_precision)
         out["robust_accuracy"] = rob["robust_accuracy"]
         out["robustness"] = rob
     sp = sparsity(model)
