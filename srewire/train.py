@@ -176,7 +176,10 @@ class TrainStep:
         self.host_counts = dict.fromkeys(_COUNTS, 0)
         self.revived_steps: list[int | torch.Tensor] = []
         self.bufs = optimizer.buffers_of(self.params)
+        self.revived_log = torch.zeros(0, dtype=torch.long, device=self.device)
+        self.log_pos = torch.zeros((), dtype=torch.long, device=self.device)
         self.warmup, self.calls = warmup, 0
+        self.recording = False  # True while (and after) the body is recorded in a graph
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -242,10 +245,18 @@ class TrainStep:
             s["loss"] += loss.detach()
             s["correct"] += (logits.argmax(1) == yb).sum()
             s["finite"] &= torch.isfinite(loss.detach())
-            for c in _COUNTS:  # counts the device rewiring returns as tensors
-                value = getattr(r, c, None)
-                if isinstance(value, torch.Tensor):
-                    s[c] += value
+            if not self.recording:
+                self._count(r)  # eager (warm-up) steps, host or device counts
+            else:  # recorded: only device tensors, the revivals into the log
+                for c in _COUNTS:
+                    value = getattr(r, c, None)
+                    if isinstance(value, torch.Tensor):
+                        s[c] += value
+                revived = getattr(r, "revived", None)
+                if isinstance(revived, torch.Tensor) and self.revived_log.numel():
+                    pos = self.log_pos.clamp(max=self.revived_log.numel() - 1)
+                    self.revived_log.index_copy_(0, pos[None], revived.reshape(1).long())
+                    self.log_pos += 1
 
     # -- the captured step (CUDA) ----------------------------------------------------------
 
@@ -265,7 +276,9 @@ class TrainStep:
         self.prepare()
         stream = torch.cuda.Stream(self.device)
         stream.wait_stream(torch.cuda.current_stream(self.device))
-        if self.calls <= self.warmup:
+        # warm-up: a few eager steps, and every step until the rewirer runs its device step
+        # (the host steps that fill the first deficit cannot be recorded)
+        if self.calls <= self.warmup or not getattr(self.rewirer, "on_device", True):
             with torch.cuda.stream(stream):
                 self.body(xb, yb)
             torch.cuda.current_stream(self.device).wait_stream(stream)
@@ -275,6 +288,7 @@ class TrainStep:
         for gen in self._generators():
             self.graph.register_generator_state(gen)
         torch.cuda.synchronize(self.device)
+        self.recording = True
         with torch.cuda.graph(self.graph, stream=stream):
             self.body(*self.static)
         self.graph.replay()  # recording ran nothing: this replay is the step for this batch
@@ -290,8 +304,15 @@ class TrainStep:
 
     # -- bookkeeping -----------------------------------------------------------------------
 
-    def reset_sums(self) -> None:
-        """Zero the device-side sums (at an epoch's start; in place: the graph holds them)."""
+    def reset_sums(self, n_steps: int = 0) -> None:
+        """Zero the device-side sums (at an epoch's start; in place: the graph holds them).
+        ``n_steps``: the epoch's steps, the size of the replayed steps' revival log."""
+        if self.revived_log.numel() < n_steps:
+            if self.graph is not None:
+                raise ValueError("n_steps: an epoch longer than the one the graph was "
+                                 "captured in")
+            self.revived_log = torch.zeros(n_steps, dtype=torch.long, device=self.device)
+        self.log_pos.zero_()
         for t in self.sums.values():
             t.fill_(True) if t.dtype == torch.bool else t.zero_()
         self.host_counts = dict.fromkeys(_COUNTS, 0)
@@ -307,10 +328,17 @@ class TrainStep:
         return out
 
     def revived_per_step(self) -> list[int]:
-        """Revivals of every step of the epoch (device counts read in one go)."""
-        steps = self.revived_steps
-        if steps and isinstance(steps[0], torch.Tensor):
-            return [int(v) for v in torch.stack(steps).tolist()]
+        """Revivals of every step of the epoch (device counts read in one go): the eager
+        steps' in order, then the replayed steps' from the device log."""
+        steps = list(self.revived_steps)
+        on_device = [i for i, v in enumerate(steps) if isinstance(v, torch.Tensor)]
+        if on_device:
+            values = torch.stack([steps[i].reshape(()) for i in on_device]).tolist()
+            for i, v in zip(on_device, values):
+                steps[i] = v
+        logged = int(self.log_pos) if self.recording else 0
+        if logged:
+            steps += self.revived_log[:min(logged, self.revived_log.numel())].tolist()
         return [int(v) for v in steps]
 
 
@@ -331,7 +359,7 @@ def train_epoch(model: nn.Module, optimizer: SGDW, rewirer: Rewirer, x: torch.Te
         trainer = TrainStep(model, optimizer, rewirer, cfg, generator=generator,
                             precision=precision)
     model.train()
-    trainer.reset_sums()
+    trainer.reset_sums(len(x) // cfg.batch_size)
     stats = EpochStats(loss=0.0, accuracy=0.0)
     it = batches(x, y, cfg.batch_size, generator, cfg.augmentation)
     n_steps = len(x) // cfg.batch_size

@@ -248,6 +248,8 @@ def test_captured_step_has_no_host_read_back(monkeypatch, objective, name):
     x, y = batch(8)
     eager, comp = _trainer(objective, name, NullRewirer()), _trainer(objective, name,
                                                                      NullRewirer())
+    comp.reset_sums(4)
+    comp.recording = True  # the branch a CUDA graph records (device counts, revival log)
     torch.manual_seed(5)
     eager.body(x, y)
     with torch._dynamo.config.patch(trace_autograd_ops=True):
@@ -256,6 +258,7 @@ def test_captured_step_has_no_host_read_back(monkeypatch, objective, name):
     for p, q in zip(eager.params, comp.params):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
     assert float(comp.sums["loss"]) == pytest.approx(float(eager.sums["loss"]), rel=1e-5)
+    assert int(comp.log_pos) == 1 and comp.revived_per_step() == [0]
     assert any(not torch.equal(p, q) for p, q in zip(comp.params, tiny(width=1 / 16)
                                                        .parameters()))  # it did train
 
@@ -293,6 +296,13 @@ def test_eager_loop_counts_device_tensor_stats(synthetic_root):
             one = torch.ones((), dtype=torch.long)
             return RewireStats(one, one, 2 * one, one)
 
+    class Handover(Counting):  # host ints for two steps, then device tensors (rng=device)
+        calls = 0
+
+        def step(self, lr, optimizer=None):
+            self.calls += 1
+            return RewireStats(0, 0, 5, 0) if self.calls <= 2 else super().step(lr, optimizer)
+
     data = load_data(synthetic_root, n_train=128)
     model = tiny(width=1 / 16)
     opt = SGDW(model.parameters(), lr=0.1)
@@ -301,4 +311,7 @@ def test_eager_loop_counts_device_tensor_stats(synthetic_root):
                         step=0, total_steps=4, generator=torch.Generator())
     assert (stats.revived, stats.died, stats.revived_then_died) == (8, 4, 4)
     assert stats.revived_per_step == [2, 2, 2, 2]
+    stats = train_epoch(model, opt, Handover(), data.x_train[:128], data.y_train[:128], cfg,
+                        step=0, total_steps=4, generator=torch.Generator())
+    assert stats.revived_per_step == [5, 5, 2, 2] and stats.revived == 14
     assert np.isfinite(stats.loss)
