@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import to_float
+from .precision import get_precision
 from .rng import draw, make_generator
 
 __all__ = ["accuracy", "pgd", "pgd_examples", "fgsm", "foolbox_pgd", "robustness",
@@ -192,8 +193,12 @@ def pgd_step_size(eps: float, steps: int) -> float:
 def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float,
                steps: int, restarts: int, batch_size: int = 250, seed: int = 0,
                backend: str = "foolbox", progress: Callable | None = None,
-               rng: str = "host") -> dict:
+               rng: str = "host", precision: str = "fp32") -> dict:
     """Clean and robust accuracy (percent) with the sanity checks reported beside them.
+
+    ``precision`` (the run's ``eval_precision``) is the arithmetic of the attacks' forward
+    passes (the model's clean accuracy is always counted in float32; see
+    :mod:`srewire.precision`).
 
     ``backend="foolbox"`` gives the reported number; the native PGD (same settings) is always
     run as a cross-check. Each attack draws its random starts from its own generator, seeded
@@ -208,6 +213,8 @@ def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
     step = pgd_step_size(eps, steps)
     native_gen = make_generator(attack_seed(seed, "native"), x.device, rng)
     large_gen = make_generator(attack_seed(seed, "large_eps"), x.device, rng)
+    prec = get_precision(precision, x.device)
+    attacked = prec.wrap(model).eval()  # the model itself for fp32
     counts = dict(clean=0, fgsm=0, native=0, foolbox=0, large_eps=0)
     n_large = 0
     chunks = list(_chunks(x, y, batch_size))
@@ -217,16 +224,16 @@ def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
             xb = to_float(xb)
             with torch.no_grad():
                 counts["clean"] += int((model(xb).argmax(1) == yb).sum())
-            counts["fgsm"] += int((~fgsm(model, xb, yb, eps=eps)).sum())
-            counts["native"] += int((~pgd(model, xb, yb, eps=eps, steps=steps, step_size=step,
+            counts["fgsm"] += int((~fgsm(attacked, xb, yb, eps=eps)).sum())
+            counts["native"] += int((~pgd(attacked, xb, yb, eps=eps, steps=steps, step_size=step,
                                           restarts=restarts, generator=native_gen)).sum())
             if backend == "foolbox":
                 counts["foolbox"] += int((~foolbox_pgd(
-                    model, xb, yb, eps=eps, steps=steps, step_size=step, restarts=restarts,
+                    attacked, xb, yb, eps=eps, steps=steps, step_size=step, restarts=restarts,
                     seed=attack_seed(seed, "foolbox", i), rng=rng)).sum())
             if i == 0:  # a large-eps attack on the first batch only
                 n_large = len(yb)
-                counts["large_eps"] = int((~pgd(model, xb, yb, eps=0.5, steps=10,
+                counts["large_eps"] = int((~pgd(attacked, xb, yb, eps=0.5, steps=10,
                                                 step_size=0.1, generator=large_gen)).sum())
     n = len(y)
     pct = {k: round(100.0 * v / n, 2) for k, v in counts.items() if k != "large_eps"}
@@ -245,6 +252,7 @@ def robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
         "foolbox_pgd_accuracy": pct["foolbox"] if backend == "foolbox" else None,
         "attack": {"backend": backend, "eps": eps, "steps": steps, "abs_stepsize": step,
                    "restarts": restarts, "random_start": True, "n_images": n,
-                   "seed": seed, "start_seeds": "attack_seed(seed, stream, batch)"},
+                   "seed": seed, "start_seeds": "attack_seed(seed, stream, batch)",
+                   "precision": prec.name},
         "checks": checks,
     }

@@ -43,9 +43,10 @@ from .data import CIFAR10_SHA256, Data, data_identity, load_data
 from .files import atomic_write, atomic_write_json
 from .metrics import fibre_report, single_fibre_prune, sparsity
 from .models import VGG11, sparse_layers
+from .precision import precision_provenance
 from .rewiring import Rewirer
 from .rng import make_generator
-from .train import SGDW, TrainingDiverged, train_epoch
+from .train import SGDW, TrainStep, TrainingDiverged, train_epoch
 from .weightfiles import load_masks, load_weights, save_masks, save_weights
 
 __all__ = ["run", "evaluate", "run_name", "GRID", "grid_configs", "ensure_grid",
@@ -338,6 +339,8 @@ def _save_checkpoint(tr: _Training, cfg: Config, data: Data, path: Path) -> None
 
 def _train(tr: _Training, cfg: Config, data: Data, out: Path, quiet: bool) -> None:
     """Phase 6: the remaining epochs, each ending with curves, best model and checkpoint."""
+    # one step object for the whole run: an fp16 gradient scaler keeps its scale across epochs
+    trainer = TrainStep(tr.model, tr.optimizer, tr.rewirer, cfg, generator=tr.generator)
     t_train = time.perf_counter()
     epochs = range(tr.state["epoch"], cfg.epochs)
     bar = _bar(quiet, "epochs", leave=True)
@@ -346,7 +349,8 @@ def _train(tr: _Training, cfg: Config, data: Data, out: Path, quiet: bool) -> No
             stats = train_epoch(tr.model, tr.optimizer, tr.rewirer, data.x_train, data.y_train,
                                 cfg, step=epoch * tr.steps_per_epoch,
                                 total_steps=tr.total_steps, generator=tr.generator,
-                                progress=_bar(quiet, f"epoch {epoch + 1}"))
+                                progress=_bar(quiet, f"epoch {epoch + 1}"),
+                                trainer=trainer)
         except TrainingDiverged as exc:
             kept = (f"the last good checkpoint (after epoch {epoch}) is kept in {out}" if epoch
                     else "no epoch finished, so there is no last good checkpoint")
@@ -390,6 +394,7 @@ def _provenance(tr: _Training, cfg: Config, data: Data, dev: torch.device,
     rw, train_seconds = tr.state["rewiring"], tr.state["elapsed"]
     return {
         "git_commit": _git_commit(), "versions": _versions(), "device": _device_name(dev),
+        "precision": precision_provenance(cfg.precision, cfg.eval_precision, dev),
         "seed": cfg.seed, "data": data.name, "data_sha256": data.sha256,
         "n_train": len(data.x_train), "n_test": len(data.x_test), "steps": tr.total_steps,
         "wall_time_s": {"train": train_seconds, "eval": eval_seconds,
@@ -456,7 +461,8 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: Conf
         n = cfg.n_robust or len(x)
         rob = robustness(model, x[:n], y[:n], eps=cfg.eval_eps, steps=cfg.pgd_steps,
                          restarts=cfg.pgd_restarts, batch_size=cfg.eval_batch_size,
-                         seed=cfg.seed, progress=_bar(quiet, "PGD"), rng=cfg.rng)
+                         seed=cfg.seed, progress=_bar(quiet, "PGD"), rng=cfg.rng,
+                         precision=cfg.eval_precision)
         out["robust_accuracy"] = rob["robust_accuracy"]
         out["robustness"] = rob
     sp = sparsity(model)

@@ -14,13 +14,18 @@ The step loop never reads a value back from the device except inside the rewirin
 the number of connections); losses and accuracies are summed on the device and read once per
 epoch, and a non-finite loss is checked every ``check_every`` steps. (On a GPU the wall times
 recorded per epoch include the time the device needs to catch up at those points.)
+
+Precision (issue 11): the forward pass and the losses run as ``cfg.precision`` says (see
+:mod:`srewire.precision`; the losses always in float32), fp16 with a gradient scaler. On CUDA,
+``graphs=True`` replays the whole step (forward, backward, optimiser, rewiring) as one CUDA
+graph, see :class:`TrainStep`; the eager loop stays the default, and the only one on a CPU.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -28,14 +33,37 @@ from torch import nn
 
 from .config import Config
 from .data import batches
+from .precision import Precision, get_precision
 from .rewiring import Rewirer
 from .trades import trades_loss
 
-__all__ = ["SGDW", "schedule_factor", "TrainingDiverged", "EpochStats", "train_epoch"]
+__all__ = ["SGDW", "sgdw_update", "schedule_factor", "TrainingDiverged", "EpochStats",
+           "TrainStep", "train_epoch"]
 
 
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+def sgdw_update(params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor],
+                bufs: Sequence[torch.Tensor], *, lr: float | torch.Tensor,
+                weight_decay: float | torch.Tensor, momentum: float) -> None:
+    """One SGDW update in place: ``p *= 1 - wd; v = momentum v - lr g; p += v``.
+
+    ``lr`` and ``weight_decay`` are Python floats (the eager loop) or 0-dim tensors on the
+    parameters' device (a captured step: the host writes them in place before a replay, and
+    the update never reads a value back)."""
+    if isinstance(lr, torch.Tensor) or isinstance(weight_decay, torch.Tensor):
+        torch._foreach_mul_(params, 1 - weight_decay)
+        torch._foreach_mul_(bufs, momentum)
+        torch._foreach_sub_(bufs, torch._foreach_mul(grads, lr))
+        torch._foreach_add_(params, bufs)
+        return
+    if weight_decay:
+        torch._foreach_mul_(params, 1.0 - weight_decay)
+    torch._foreach_mul_(bufs, momentum)
+    torch._foreach_add_(bufs, grads, alpha=-lr)
+    torch._foreach_add_(params, bufs)
 
 
 class SGDW(torch.optim.Optimizer):
@@ -43,12 +71,23 @@ class SGDW(torch.optim.Optimizer):
 
     The velocity lives in ``state[p]["momentum_buffer"]`` (so the rewiring can zero it for
     revived coordinates). ``lr`` and ``weight_decay`` are read from the param groups at every
-    step; the training loop sets them from the schedule.
+    step; the training loop sets them from the schedule (floats, or 0-dim device tensors
+    updated in place for a captured step, see :func:`sgdw_update`).
     """
 
     def __init__(self, params: Iterable[torch.Tensor], lr: float, momentum: float = 0.9,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay))
+
+    def buffers_of(self, params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """The momentum buffers of ``params``, created (zero) where missing."""
+        bufs = []
+        for p in params:
+            state = self.state[p]
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = torch.zeros_like(p)
+            bufs.append(state["momentum_buffer"])
+        return bufs
 
     @torch.no_grad()
     def step(self, closure: Callable | None = None) -> None:  # type: ignore[override]
@@ -56,18 +95,9 @@ class SGDW(torch.optim.Optimizer):
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
-            grads = [p.grad for p in params]
-            bufs = []
-            for p in params:
-                state = self.state[p]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = torch.zeros_like(p)
-                bufs.append(state["momentum_buffer"])
-            if group["weight_decay"]:
-                torch._foreach_mul_(params, 1.0 - group["weight_decay"])
-            torch._foreach_mul_(bufs, group["momentum"])
-            torch._foreach_add_(bufs, grads, alpha=-group["lr"])
-            torch._foreach_add_(params, bufs)
+            sgdw_update(params, [p.grad for p in params], self.buffers_of(params),
+                        lr=group["lr"], weight_decay=group["weight_decay"],
+                        momentum=group["momentum"])
 
 
 def schedule_factor(step: int, total_steps: int) -> float:
@@ -95,61 +125,264 @@ class EpochStats:
     steps: int = 0
     revived_per_step: list[int] = field(default_factory=list)
     step_seconds: float = 0.0     # wall time of the whole steps (data to rewiring)
-    rewire_seconds: float = 0.0   # wall time spent in the rewiring
+    rewire_seconds: float = 0.0   # wall time spent in the rewiring (eager loop only)
+
+
+_COUNTS = ("revived", "died", "revived_then_died")
+
+
+class TrainStep:
+    """One training step of a run: loss, backward, SGDW and rewiring, in one precision.
+
+    Built once per run (the fp16 gradient scaler and a captured graph live here). Two ways
+    to run a step:
+
+    * :meth:`eager` (the default, the only one on a CPU): the loop as it always was, with the
+      rewiring's statistics read back by the host Rewirer;
+    * :meth:`captured` (``graphs=True``, CUDA only): :meth:`body` — forward, backward,
+      optimiser and ``rewirer.step(lr, optimizer)`` with ``lr`` a 0-dim device tensor — is
+      recorded once as a CUDA graph and replayed for every batch; the loss, accuracy and
+      finiteness sums, and the rewiring counts (when the rewirer returns them as tensors),
+      accumulate on the device. The body has no host read-back (a test compiles it with
+      ``torch.compile(fullgraph=True)``), so it needs a rewirer whose step has none either:
+      the device rewiring (``rng="device"``).
+    """
+
+    def __init__(self, model: nn.Module, optimizer: SGDW, rewirer: Rewirer, cfg: Config, *,
+                 generator: torch.Generator, precision: str | Precision | None = None,
+                 graphs: bool = False, warmup: int = 3) -> None:
+        self.model, self.optimizer, self.rewirer, self.cfg = model, optimizer, rewirer, cfg
+        self.generator = generator
+        self.device = next(model.parameters()).device
+        self.precision = get_precision(precision or cfg.precision, self.device)
+        if graphs and self.device.type != "cuda":
+            raise ValueError(f"graphs: CUDA graphs need a CUDA device; the model is on "
+                             f"{self.device} (use graphs=False)")
+        if graphs and self.precision.name == "fp16":
+            raise ValueError("graphs: a captured step supports precision fp32 or bf16, not "
+                             "fp16 (its gradient scaler skips steps on the host)")
+        self.graphs = graphs
+        self.net = self.precision.wrap(model, cache=not graphs)
+        self.scaler = self.precision.grad_scaler()
+        self.params = [p for g in optimizer.param_groups for p in g["params"]]
+        self.momentum = optimizer.param_groups[0]["momentum"]
+        if any(g["momentum"] != self.momentum for g in optimizer.param_groups):
+            raise ValueError("optimizer: a captured step needs one momentum for all groups")
+        self.lr = torch.zeros((), device=self.device)
+        self.weight_decay = torch.zeros((), device=self.device)
+        self.sums = {k: torch.zeros((), device=self.device, dtype=d) for k, d in
+                     (("loss", torch.float32), ("correct", torch.long), ("finite", torch.bool),
+                      *((c, torch.long) for c in _COUNTS))}
+        self.host_counts = dict.fromkeys(_COUNTS, 0)
+        self.revived_steps: list[int | torch.Tensor] = []
+        self.bufs = optimizer.buffers_of(self.params)
+        self.revived_log = torch.zeros(0, dtype=torch.long, device=self.device)
+        self.log_pos = torch.zeros((), dtype=torch.long, device=self.device)
+        self.warmup, self.calls = warmup, 0
+        self.recording = False  # True while (and after) the body is recorded in a graph
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.static: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    # -- the pieces ------------------------------------------------------------------------
+
+    def loss(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The run's training loss (float32) and the natural logits of the batch."""
+        cfg = self.cfg
+        if cfg.objective == "trades":
+            return trades_loss(self.net, xb, yb, beta=cfg.beta, eps=cfg.train_eps,
+                               step_size=cfg.train_step_size, steps=cfg.train_attack_steps,
+                               generator=self.generator)
+        logits = self.net(xb)
+        return F.cross_entropy(logits, yb), logits
+
+    def eager(self, xb: torch.Tensor, yb: torch.Tensor, lr: float, weight_decay: float
+              ) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """One step as the eager loop runs it; returns loss, logits and rewiring seconds."""
+        for group in self.optimizer.param_groups:
+            group["lr"], group["weight_decay"] = lr, weight_decay
+        loss, logits = self.loss(xb, yb)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:  # fp16: scaled backward; a step with non-finite gradients is skipped
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        t_rewire = time.perf_counter()
+        r = self.rewirer.step(lr, self.optimizer)
+        seconds = time.perf_counter() - t_rewire
+        with torch.no_grad():
+            s = self.sums
+            s["loss"] += loss.detach()
+            s["correct"] += (logits.argmax(1) == yb).sum()
+            s["finite"] &= torch.isfinite(loss.detach())
+        self._count(r)
+        return loss, logits, seconds
+
+    def _count(self, r: object) -> None:
+        """Add a rewiring step's counts: host ints to the host, device tensors on the device."""
+        for c in _COUNTS:
+            value = getattr(r, c, None)
+            if isinstance(value, torch.Tensor):
+                self.sums[c] += value
+            elif value is not None:
+                self.host_counts[c] += int(value)
+        revived = getattr(r, "revived", None)
+        if revived is not None:
+            self.revived_steps.append(revived)
+
+    def body(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
+        """The captured step: no host read-back, no Python value that changes per step
+        (``self.lr`` and ``self.weight_decay`` are written in place before each replay)."""
+        loss, logits = self.loss(xb, yb)
+        grads = torch.autograd.grad(loss, self.params)
+        with torch.no_grad():
+            sgdw_update(self.params, grads, self.bufs,
+                        lr=self.lr, weight_decay=self.weight_decay, momentum=self.momentum)
+            r = self.rewirer.step(self.lr, self.optimizer)
+            s = self.sums
+            s["loss"] += loss.detach()
+            s["correct"] += (logits.argmax(1) == yb).sum()
+            s["finite"] &= torch.isfinite(loss.detach())
+            if not self.recording:
+                self._count(r)  # eager (warm-up) steps, host or device counts
+            else:  # recorded: only device tensors, the revivals into the log
+                for c in _COUNTS:
+                    value = getattr(r, c, None)
+                    if isinstance(value, torch.Tensor):
+                        s[c] += value
+                revived = getattr(r, "revived", None)
+                if isinstance(revived, torch.Tensor) and self.revived_log.numel():
+                    pos = self.log_pos.clamp(max=self.revived_log.numel() - 1)
+                    self.revived_log.index_copy_(0, pos[None], revived.reshape(1).long())
+                    self.log_pos += 1
+
+    # -- the captured step (CUDA) ----------------------------------------------------------
+
+    def captured(self, xb: torch.Tensor, yb: torch.Tensor, lr: float,
+                 weight_decay: float) -> None:
+        """One step through the CUDA graph: the first ``warmup`` steps run :meth:`body`
+        eagerly on a side stream (as capture requires), the next one records the graph, and
+        every step after that replays it on a copy of the batch."""
+        self.lr.fill_(lr)
+        self.weight_decay.fill_(weight_decay)
+        self.calls += 1
+        if self.graph is not None:
+            self.static[0].copy_(xb)
+            self.static[1].copy_(yb)
+            self.graph.replay()
+            return
+        self.prepare()
+        stream = torch.cuda.Stream(self.device)
+        stream.wait_stream(torch.cuda.current_stream(self.device))
+        # warm-up: a few eager steps, and every step until the rewirer runs its device step
+        # (the host steps that fill the first deficit cannot be recorded)
+        if self.calls <= self.warmup or not getattr(self.rewirer, "on_device", True):
+            with torch.cuda.stream(stream):
+                self.body(xb, yb)
+            torch.cuda.current_stream(self.device).wait_stream(stream)
+            return
+        self.static = (xb.clone(), yb.clone())
+        self.graph = torch.cuda.CUDAGraph()
+        for gen in self._generators():
+            self.graph.register_generator_state(gen)
+        torch.cuda.synchronize(self.device)
+        self.recording = True
+        with torch.cuda.graph(self.graph, stream=stream):
+            self.body(*self.static)
+        self.graph.replay()  # recording ran nothing: this replay is the step for this batch
+
+    def prepare(self) -> None:
+        """Fetch the optimiser's momentum buffers (after a checkpoint was loaded into it)."""
+        self.bufs = self.optimizer.buffers_of(self.params)
+
+    def _generators(self) -> list[torch.Generator]:
+        """The CUDA generators the body draws from (registered with the graph)."""
+        gens = [self.generator, getattr(self.rewirer, "generator", None)]
+        return [g for g in gens if isinstance(g, torch.Generator) and g.device.type == "cuda"]
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def reset_sums(self, n_steps: int = 0) -> None:
+        """Zero the device-side sums (at an epoch's start; in place: the graph holds them).
+        ``n_steps``: the epoch's steps, the size of the replayed steps' revival log."""
+        if self.revived_log.numel() < n_steps:
+            if self.graph is not None:
+                raise ValueError("n_steps: an epoch longer than the one the graph was "
+                                 "captured in")
+            self.revived_log = torch.zeros(n_steps, dtype=torch.long, device=self.device)
+        self.log_pos.zero_()
+        for t in self.sums.values():
+            t.fill_(True) if t.dtype == torch.bool else t.zero_()
+        self.host_counts = dict.fromkeys(_COUNTS, 0)
+        self.revived_steps = []
+
+    def read_sums(self) -> dict[str, float | int | bool]:
+        """The sums on the host (one read; at an epoch's end or every ``check_every``)."""
+        keys = list(self.sums)
+        values = torch.stack([self.sums[k].double() for k in keys]).tolist()
+        out = {k: (bool(v) if k == "finite" else v) for k, v in zip(keys, values)}
+        for c in _COUNTS:
+            out[c] = int(out[c]) + self.host_counts[c]
+        return out
+
+    def revived_per_step(self) -> list[int]:
+        """Revivals of every step of the epoch (device counts read in one go): the eager
+        steps' in order, then the replayed steps' from the device log."""
+        steps = list(self.revived_steps)
+        on_device = [i for i, v in enumerate(steps) if isinstance(v, torch.Tensor)]
+        if on_device:
+            values = torch.stack([steps[i].reshape(()) for i in on_device]).tolist()
+            for i, v in zip(on_device, values):
+                steps[i] = v
+        logged = int(self.log_pos) if self.recording else 0
+        if logged:
+            steps += self.revived_log[:min(logged, self.revived_log.numel())].tolist()
+        return [int(v) for v in steps]
 
 
 def train_epoch(model: nn.Module, optimizer: SGDW, rewirer: Rewirer, x: torch.Tensor,
                 y: torch.Tensor, cfg: Config, *, step: int, total_steps: int,
                 generator: torch.Generator, check_every: int = 100,
-                progress: Callable | None = None) -> EpochStats:
+                progress: Callable | None = None, precision: str | Precision | None = None,
+                trainer: TrainStep | None = None) -> EpochStats:
     """One pass over the (shuffled, augmented) training set; returns its statistics.
 
-    ``step`` is the global 0-based index of the epoch's first step. Raises
+    ``step`` is the global 0-based index of the epoch's first step. ``precision`` overrides
+    ``cfg.precision``. ``trainer`` is the run's :class:`TrainStep`: pass the same one every
+    epoch (a captured graph, and an fp16 gradient scaler's scale, live in it); without it a
+    new one is made for this epoch. Raises
     :class:`TrainingDiverged` if the loss stops being finite.
     """
+    if trainer is None:
+        trainer = TrainStep(model, optimizer, rewirer, cfg, generator=generator,
+                            precision=precision)
     model.train()
-    dev = x.device
-    loss_sum = torch.zeros((), device=dev)
-    correct = torch.zeros((), dtype=torch.long, device=dev)
-    finite = torch.ones((), dtype=torch.bool, device=dev)
+    trainer.reset_sums(len(x) // cfg.batch_size)
     stats = EpochStats(loss=0.0, accuracy=0.0)
     it = batches(x, y, cfg.batch_size, generator, cfg.augmentation)
     n_steps = len(x) // cfg.batch_size
     t_step = time.perf_counter()
     for i, (xb, yb) in enumerate(progress(it, total=n_steps) if progress else it):
         factor = schedule_factor(step + i, total_steps)
-        lr = cfg.lr * factor
-        for group in optimizer.param_groups:
-            group["lr"], group["weight_decay"] = lr, cfg.weight_decay * factor
-        if cfg.objective == "trades":
-            loss, logits = trades_loss(model, xb, yb, beta=cfg.beta, eps=cfg.train_eps,
-                                       step_size=cfg.train_step_size,
-                                       steps=cfg.train_attack_steps, generator=generator)
+        lr, wd = cfg.lr * factor, cfg.weight_decay * factor
+        if trainer.graphs:
+            trainer.captured(xb, yb, lr, wd)
         else:
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        t_rewire = time.perf_counter()
-        r = rewirer.step(lr, optimizer)
-        stats.rewire_seconds += time.perf_counter() - t_rewire
-        stats.revived += r.revived
-        stats.died += r.died
-        stats.revived_then_died += r.revived_then_died
-        stats.revived_per_step.append(r.revived)
-        with torch.no_grad():
-            loss_sum += loss.detach()
-            correct += (logits.argmax(1) == yb).sum()
-            finite &= torch.isfinite(loss.detach())
-        if (i + 1) % check_every == 0 and not bool(finite):
+            stats.rewire_seconds += trainer.eager(xb, yb, lr, wd)[2]
+        if (i + 1) % check_every == 0 and not bool(trainer.sums["finite"]):
             raise TrainingDiverged(f"the training loss became NaN or infinite at step "
                                    f"{step + i + 1}")
-    if not bool(finite):
+    sums = trainer.read_sums()
+    if not sums["finite"]:
         raise TrainingDiverged(f"the training loss became NaN or infinite in the epoch "
                                f"ending at step {step + n_steps}")
     stats.step_seconds = time.perf_counter() - t_step
     stats.steps = n_steps
-    stats.loss = float(loss_sum) / max(1, n_steps)
-    stats.accuracy = 100.0 * int(correct) / max(1, n_steps * cfg.batch_size)
+    stats.loss = sums["loss"] / max(1, n_steps)
+    stats.accuracy = 100.0 * int(sums["correct"]) / max(1, n_steps * cfg.batch_size)
+    stats.revived, stats.died = sums["revived"], sums["died"]
+    stats.revived_then_died = sums["revived_then_died"]
+    stats.revived_per_step = trainer.revived_per_step()
     return stats
