@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import srewire.rewiring as rewiring
+import srewire.rewiring.arrays as arrays
 
 from srewire.data import DataError, batches, load_data
 from srewire.models import VGG11, VGG11_CONFIG, sparse_layers
@@ -102,11 +102,11 @@ class Variant:
         self.opt.step()
         t1 = time.perf_counter()
         if self.rewirer is not None:
-            rewiring.NUMPY_ON_CPU = self.name != TORCH_ONLY
+            arrays.NUMPY_ON_CPU = self.name != TORCH_ONLY
             try:
                 self.rewirer.step(0.1, self.opt)
             finally:
-                rewiring.NUMPY_ON_CPU = True
+                arrays.NUMPY_ON_CPU = True
         t2 = time.perf_counter()
         if record:
             self.step_times.append(t2 - t0)
@@ -198,11 +198,11 @@ def bench_helpers() -> None:
     conn = torch.randint(0, 9_810_112, (490_000,), generator=g)
     alive = torch.rand(490_000, generator=g) > 0.03
     cases = [
-        ("sort 16 k integers", lambda: rewiring._sorted(ints), lambda: ints.sort().values),
-        ("unique 16 k integers", lambda: rewiring._unique(ints), lambda: torch.unique(ints)),
-        ("positions of 3 % True in 490 k", lambda: rewiring._true_positions(~alive),
+        ("sort 16 k integers", lambda: arrays._sorted(ints), lambda: ints.sort().values),
+        ("unique 16 k integers", lambda: arrays._unique(ints), lambda: torch.unique(ints)),
+        ("positions of 3 % True in 490 k", lambda: arrays._true_positions(~alive),
          lambda: (~alive).nonzero().squeeze(1)),
-        ("keep 97 % of 490 k", lambda: rewiring._compress(conn, alive), lambda: conn[alive]),
+        ("keep 97 % of 490 k", lambda: arrays._compress(conn, alive), lambda: conn[alive]),
     ]
     print("\nNumPy helpers on a CPU (median of 30 calls; torch / NumPy)")
     for name, ours, theirs in cases:

@@ -6,7 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import srewire.rewiring as rewiring
+import srewire.rewiring.arrays as arrays
+import srewire.rewiring.host as host
+import srewire.rewiring.sampling as sampling
+import srewire.rewiring.search as search
 from srewire.models import SparseConv2d, SparseLinear, VGG11, sparse_layers
 from srewire.rewiring import Rewirer, nearest_dormant
 from srewire.train import SGDW
@@ -210,7 +213,7 @@ def test_budget_exact_with_noise_and_momentum_reset(strategy):
 def test_weight_based_samples_are_the_top_n(monkeypatch):
     model, opt, rewirer = small("weight_based")
     seen = []
-    original = rewiring._claim
+    original = host._claim
 
     def spy(space, values, sources, lid, generator, metric, tie_break):
         for layer in lid.unique().tolist():
@@ -224,7 +227,7 @@ def test_weight_based_samples_are_the_top_n(monkeypatch):
                 seen.append(src.numel())
         return original(space, values, sources, lid, generator, metric, tie_break)
 
-    monkeypatch.setattr(rewiring, "_claim", spy)
+    monkeypatch.setattr(host, "_claim", spy)
     churn(model, opt, 20, rewirer)
     assert sum(seen) > 50
 
@@ -232,7 +235,7 @@ def test_weight_based_samples_are_the_top_n(monkeypatch):
 def test_structured_claims_are_nearest_to_sampled_connections(monkeypatch):
     model, opt, rewirer = small("structured")
     calls = []
-    original = rewiring._claim
+    original = host._claim
 
     def spy(space, values, sources, lid, generator, metric, tie_break):
         claims = original(space, values, sources, lid, generator, metric, tie_break)
@@ -244,7 +247,7 @@ def test_structured_claims_are_nearest_to_sampled_connections(monkeypatch):
             calls.append((connected, sources[sel] - a, claims[sel] - a))
         return claims
 
-    monkeypatch.setattr(rewiring, "_claim", spy)
+    monkeypatch.setattr(host, "_claim", spy)
     churn(model, opt, 10, rewirer)
     assert calls
     for connected, sources, claims in calls[:30]:
@@ -419,14 +422,16 @@ def test_torch_operations_make_the_numpy_choices(strategy, monkeypatch):
     the torch operations on the CPU must give the same connectivity, bit for bit."""
     calls = []
     for name in ("_unique", "_sorted", "_compress", "_true_positions"):
-        helper = getattr(rewiring, name)
-        monkeypatch.setattr(rewiring, name,
-                            lambda *a, _h=helper, _n=name: calls.append(_n) or _h(*a))
+        helper = getattr(arrays, name)
+        for module in (host, sampling, search):  # every module that imports the helper
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name,
+                                    lambda *a, _h=helper, _n=name: calls.append(_n) or _h(*a))
     with_numpy = fingerprint(strategy, big=True)
     exercised = {"_sorted", "_compress", "_true_positions"} | \
         ({"_unique"} if strategy != "weight_based" else set())  # random candidates
     assert exercised <= set(calls)
-    monkeypatch.setattr(rewiring, "NUMPY_ON_CPU", False)
+    monkeypatch.setattr(arrays, "NUMPY_ON_CPU", False)
     assert fingerprint(strategy, big=True) == with_numpy
 
 
@@ -439,7 +444,7 @@ def test_numpy_helpers_equal_torch(density):
     x[::7] = x[3]  # repeats, for unique
     mask = torch.rand(5000, generator=g) < density
     for values in (x, x.float()):
-        assert torch.equal(rewiring._compress(values, mask), values[mask])
-    assert torch.equal(rewiring._true_positions(mask), mask.nonzero().squeeze(1))
-    assert torch.equal(rewiring._sorted(x[mask]), x[mask].sort().values)
-    assert torch.equal(rewiring._unique(x[mask]), torch.unique(x[mask]))
+        assert torch.equal(arrays._compress(values, mask), values[mask])
+    assert torch.equal(arrays._true_positions(mask), mask.nonzero().squeeze(1))
+    assert torch.equal(arrays._sorted(x[mask]), x[mask].sort().values)
+    assert torch.equal(arrays._unique(x[mask]), torch.unique(x[mask]))
