@@ -258,7 +258,8 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
     rewirer = Rewirer(sparse_layers(model), cfg.connectivity, strategy=cfg.rewiring,
                       metric=cfg.metric, tie_break=cfg.tie_break, noise_std=cfg.noise_std,
                       epsilon=cfg.revive_value, reset_momentum=cfg.reset_momentum,
-                      crossing="track", seed=cfg.seed, rng=cfg.rng)
+                      crossing="track", seed=cfg.seed, rng=cfg.rng,
+                      initial_fill=cfg.initial_fill)
     generator = make_generator(cfg.seed + 1, dev, cfg.rng)
     steps_per_epoch = len(data.x_train) // cfg.batch_size
     total_steps = steps_per_epoch * cfg.epochs
