@@ -19,8 +19,9 @@ from srewire.train import SGDW
 # nearest_dormant
 # ---------------------------------------------------------------------------------------------
 
-def brute_force_check(connected, sources, claims, metric="euclidean"):
-    """Each claim is a dormant coordinate at minimum distance among those still free."""
+def brute_force_check(connected, sources, claims, metric="euclidean", lowest=False):
+    """Each claim is a dormant coordinate at minimum distance among those still free (with
+    ``lowest``: the lowest flat index among them)."""
     shape = connected.shape
     free = ~connected.reshape(-1).clone()
     grid = torch.stack(torch.unravel_index(torch.arange(free.numel()), shape), -1)
@@ -34,6 +35,8 @@ def brute_force_check(connected, sources, claims, metric="euclidean"):
         else:
             d = (p * p - grid * grid).abs().sum(1)
         assert d[c] == d[free].min(), f"source {s}: claimed distance {d[c]} > {d[free].min()}"
+        if lowest:
+            assert c == int((free & (d == d[c])).nonzero()[0]), f"source {s}: not the lowest"
         free[c] = False
 
 

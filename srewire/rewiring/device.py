@@ -11,7 +11,7 @@ still-free dormant coordinate, in claim order. What makes the shapes static:
 * **Slots.** A fixed number ``slots`` of revivals per step; slot ``i`` is active iff
   ``i < deficit`` (the deficit stays a device tensor). Each slot draws its layer as a uniform
   flat index over all layers (so proportional to layer size); the slots a layer cannot hold
-  are drawn again among the layers with room, for ``rounds`` rounds.
+  are drawn again among the layers with room, for a few rounds.
 * **Random revival.** Rejection rounds: every open slot draws a uniform cell of its layer; a
   dormant cell nobody holds goes to the smallest slot that drew it (``scatter_reduce`` amin).
   The procedure treats all dormant cells of a layer alike, so the revived set is a uniform
@@ -53,6 +53,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # counter_rng streams, one per use
 _NOISE, _SPLIT, _RANDOM, _ORDER, _TIES = 0, 100, 200, 300, 400
+# Redraws of the slots a layer cannot hold (needed only when a layer is nearly full).
+_SPLIT_ROUNDS = 4
 
 
 def offset_table(ndim: int, width: int) -> tuple[torch.Tensor, int]:
@@ -116,11 +118,18 @@ class DeviceStep:
 
     # -- one step --------------------------------------------------------------------------
 
-    @torch.no_grad()
     def step(self, lr: float | torch.Tensor, optimizer: torch.optim.Optimizer | None
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Noise, count, split and revive; returns device tensors (connected before the
-        refill, died, revived, revived_then_died)."""
+        refill, died, revived, revived_then_died).
+
+        No decorator: ``torch.compile(step, fullgraph=True)`` must trace this frame itself
+        (a ``torch.no_grad()`` decorator's wrapper frame is skipped, and with it the check)."""
+        with torch.no_grad():
+            return self._step(lr, optimizer)
+
+    def _step(self, lr: float | torch.Tensor, optimizer: torch.optim.Optimizer | None
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         r, flat = self.r, self.r.flat
         self.rng.advance()
         redied = (self.revived & ~(flat > 0)).sum()
@@ -160,16 +169,21 @@ class DeviceStep:
         """Layer per slot, proportional to layer size; a layer's slots beyond its dormant
         count are drawn again among the layers with room. Unplaceable slots are deactivated."""
         u = self.rng.below(_SPLIT, torch.full((self.slots,), self.n, device=active.device))
-        layer = torch.bucketize(u, self.bounds[1:], right=True)
-        for i in range(self.rounds):
+        layer = self._layer_of(u)
+        for i in range(_SPLIT_ROUNDS):
             over = active & (self._rank(layer, active) >= dormant.index_select(0, layer))
             held = torch.zeros_like(dormant).index_add_(0, layer, (active & ~over).long())
             weight = torch.where(held < dormant, self.sizes, 0)
             edges = weight.cumsum(0)
             pick = self.rng.below(_SPLIT + 1 + i, edges[-1].clamp(min=1).expand(self.slots))
-            again = torch.bucketize(pick, edges, right=True).clamp(max=self.n_layers - 1)
+            again = (pick[:, None] >= edges).sum(1).clamp(max=self.n_layers - 1)
             layer = torch.where(over & (edges[-1] > 0), again, layer)
         return layer, active & (self._rank(layer, active) < dormant.index_select(0, layer))
+
+    def _layer_of(self, cells: torch.Tensor) -> torch.Tensor:
+        """Layer of each flat index (a comparison with the few layer ends; CPU bucketize is
+        slow on small inputs)."""
+        return (cells[:, None] >= self.bounds[1:]).sum(1)
 
     def _rank(self, layer: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
         """Position of each active slot among the active slots of its layer (claim order)."""
@@ -209,8 +223,7 @@ class DeviceStep:
         cells.scatter_(0, pos, torch.arange(n, device=alive.device))
         cells = cells[:cap]
         listed = torch.arange(cap, device=alive.device) < cum[-1]
-        lid = torch.where(listed, torch.bucketize(cells, self.bounds[1:], right=True),
-                          self.n_layers)
+        lid = torch.where(listed, self._layer_of(cells), self.n_layers)
         if r.strategy == "structured":
             key = self.rng.uniform(_ORDER, (cap,))
         else:  # weight_based: the largest theta first

@@ -181,7 +181,9 @@ class Rewirer:
                  "steps": self.steps}
         if self.device_step is not None:
             d = self.device_step
-            state["device"] = {"on_device": self.on_device, "counter": d.rng.counter.cpu(), "fallbacks": d.fallbacks.cpu(),
+            state["device"] = {"on_device": self.on_device,
+                               "counter": d.rng.counter.detach().cpu().clone(),
+                               "fallbacks": d.fallbacks.detach().cpu().clone(),
                                "revived": d.revived.nonzero().squeeze(1).cpu()}
         return state
 
