@@ -10,7 +10,8 @@ that machine noise hits every variant alike):
 * the time of ``nearest_dormant`` against layer size at fixed density (should stay flat);
 * on a CPU, what the NumPy array helpers of :mod:`srewire.rewiring` save: the structured
   step once more with torch operations only (``NUMPY_ON_CPU = False``; it must end with the
-  same connectivity), and each helper against its torch equivalent at a step's sizes.
+  same connectivity), and each helper against its torch equivalent at a step's sizes;
+* the rewiring step alone with the host step and with the device step (``rng="device"``).
 
     python benchmarks/bench_rewiring.py [--data DIR] [--warmup 15] [--steps 15]
 
@@ -27,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import srewire.rewiring as rewiring
+import srewire.rewiring.arrays as arrays
 
 from srewire.config import STRATEGIES
 from srewire.data import DataError, batches, load_data
@@ -101,11 +102,11 @@ class Variant:
         self.opt.step()
         t1 = time.perf_counter()
         if self.rewirer is not None:
-            rewiring.NUMPY_ON_CPU = self.name != TORCH_ONLY
+            arrays.NUMPY_ON_CPU = self.name != TORCH_ONLY
             try:
                 self.rewirer.step(0.1, self.opt)
             finally:
-                rewiring.NUMPY_ON_CPU = True
+                arrays.NUMPY_ON_CPU = True
         t2 = time.perf_counter()
         if record:
             self.step_times.append(t2 - t0)
@@ -197,17 +198,59 @@ def bench_helpers() -> None:
     conn = torch.randint(0, 9_810_112, (490_000,), generator=g)
     alive = torch.rand(490_000, generator=g) > 0.03
     cases = [
-        ("sort 16 k integers", lambda: rewiring._sorted(ints), lambda: ints.sort().values),
-        ("unique 16 k integers", lambda: rewiring._unique(ints), lambda: torch.unique(ints)),
-        ("positions of 3 % True in 490 k", lambda: rewiring._true_positions(~alive),
+        ("sort 16 k integers", lambda: arrays._sorted(ints), lambda: ints.sort().values),
+        ("unique 16 k integers", lambda: arrays._unique(ints), lambda: torch.unique(ints)),
+        ("positions of 3 % True in 490 k", lambda: arrays._true_positions(~alive),
          lambda: (~alive).nonzero().squeeze(1)),
-        ("keep 97 % of 490 k", lambda: rewiring._compress(conn, alive), lambda: conn[alive]),
+        ("keep 97 % of 490 k", lambda: arrays._compress(conn, alive), lambda: conn[alive]),
     ]
     print("\nNumPy helpers on a CPU (median of 30 calls; torch / NumPy)")
     for name, ours, theirs in cases:
         assert torch.equal(ours(), theirs())
         a, b = _median_ms(ours), _median_ms(theirs)
         print(f"  {name:32s} NumPy {a:6.3f} ms  torch {b:6.3f} ms  {b / a:5.2f}x")
+
+
+def bench_device_step(width: float = 0.25, sparsity: float = 0.95, steps: int = 5) -> None:
+    """The rewiring step alone, host step against device step (rng="device"), on the same
+    random walk of VGG11's thetas at ``width``; medians of interleaved steps. On a CPU the
+    device step does more arithmetic (static shapes: all slots, the whole offset window);
+    what it buys is a step with no host synchronisation, which only pays on a GPU."""
+    print(f"\nrewiring step alone, host vs device step (VGG11 width {width}, sparsity "
+          f"{sparsity}, median of {steps} steps)")
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    for strategy in STRATEGIES:
+        rewirers, times = {}, {"host": [], "device": []}
+        for rng in times:
+            model = VGG11(1 - sparsity, width=width, seed=0).to(dev)
+            rewirers[rng] = Rewirer(sparse_layers(model), 1 - sparsity, strategy=strategy,
+                                    seed=0, rng=rng, noise_std=0.0)
+            for _ in range(40):  # past the first steps' large deficit (host steps)
+                _walk(rewirers[rng])
+                rewirers[rng].step(0.1)
+        if not rewirers["device"].on_device:
+            print(f"  {strategy:13s} the device step did not take over; skipped")
+            continue
+        for _ in range(steps):
+            for rng, rw in rewirers.items():
+                _walk(rw)
+                if dev == "cuda":
+                    torch.cuda.synchronize()
+                t = time.perf_counter()
+                rw.step(0.1)
+                if dev == "cuda":
+                    torch.cuda.synchronize()
+                times[rng].append(time.perf_counter() - t)
+        h, d = (1e3 * statistics.median(times[k]) for k in ("host", "device"))
+        print(f"  {strategy:13s} host {h:8.2f} ms  device {d:8.2f} ms  device / host "
+              f"{d / h:5.2f}x")
+
+
+def _walk(rewirer: Rewirer, scale: float = 0.002) -> None:
+    """Kill a few connections, as an optimiser step would."""
+    with torch.no_grad():
+        flat = rewirer.flat
+        flat.sub_(scale * (flat > 1e-9) * torch.rand_like(flat))  # revivals survive
 
 
 def main() -> None:
@@ -223,6 +266,7 @@ def main() -> None:
         bench_training(s, stream, args.warmup, args.steps)
     bench_nearest_dormant()
     bench_helpers()
+    bench_device_step()
 
 
 if __name__ == "__main__":

@@ -288,7 +288,8 @@ def _build(cfg: Config, dev: torch.device, n_train: int, checkpoint: dict | None
     rewirer = Rewirer(sparse_layers(model), cfg.connectivity, strategy=cfg.rewiring,
                       metric=cfg.metric, tie_break=cfg.tie_break, noise_std=cfg.noise_std,
                       epsilon=cfg.revive_value, reset_momentum=cfg.reset_momentum,
-                      crossing="track", seed=cfg.seed, rng=cfg.rng)
+                      crossing="track", seed=cfg.seed, rng=cfg.rng,
+                      initial_fill=cfg.initial_fill)
     generator = make_generator(cfg.seed + 1, dev, cfg.rng)
     steps_per_epoch = n_train // cfg.batch_size
     tr = _Training(model, optimizer, rewirer, generator, steps_per_epoch,

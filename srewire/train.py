@@ -379,6 +379,10 @@ def train_epoch(model: nn.Module, optimizer: SGDW, rewirer: Rewirer, x: torch.Te
         raise TrainingDiverged(f"the training loss became NaN or infinite in the epoch "
                                f"ending at step {step + n_steps}")
     stats.step_seconds = time.perf_counter() - t_step
+    # device rewiring (rng="device") counts in device tensors: read them once, at epoch end
+    stats.revived_per_step = [int(x) for x in stats.revived_per_step]
+    stats.revived, stats.died, stats.revived_then_died = (
+        int(x) for x in (stats.revived, stats.died, stats.revived_then_died))
     stats.steps = n_steps
     stats.loss = sums["loss"] / max(1, n_steps)
     stats.accuracy = 100.0 * int(sums["correct"]) / max(1, n_steps * cfg.batch_size)
