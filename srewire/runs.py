@@ -141,7 +141,7 @@ def save_masks(model: torch.nn.Module, path: Path) -> None:
 
 def load_masks(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """{layer name: bool array in PyTorch layout} from a ``masks.npz``."""
-    with np.load(path) as z:
+    with np.load(path, allow_pickle=False) as z:
         names = [k for k in z.files if not k.endswith("_shape")]
         out = {}
         for name in names:
@@ -173,7 +173,7 @@ def load_weights(path: str | os.PathLike, config: Config) -> VGG11:
     model = VGG11(config.connectivity, head=config.head, width=config.width, seed=config.seed)
     state = model.state_dict()
     sparse = {name: m for name, m in model.named_modules() if m in sparse_layers(model)}
-    with np.load(path) as z:
+    with np.load(path, allow_pickle=False) as z:
         for key in state:
             if key in z.files:
                 state[key] = torch.from_numpy(z[key]).reshape(state[key].shape)
