@@ -185,29 +185,28 @@ def estimate(cfg: Config, *, results: str | os.PathLike = "results",
              cache: dict | None = None) -> Estimate:
     """The projected wall time of ``cfg``, from the first source that has one:
 
-    1. runs of the same profile and objective finished earlier in this campaign (whole-call
-       times, kept in ``cache["observed"]``);
-    2. the recorded ``wall_time_s.total`` of finished runs of the same profile, objective and
-       device, plus the measured data loading (:func:`startup_seconds`);
-    3. a :func:`warm_up` (one per objective and strategy, kept in ``cache``).
+    1. the longest run of the same profile and objective finished earlier in this campaign
+       (whole-call times, kept in ``cache["observed"]``);
+    2. the longest recorded ``wall_time_s.total`` of finished runs of the same profile,
+       objective and device, plus the measured data loading (:func:`startup_seconds`);
+    3. a :func:`warm_up` (one per profile, objective and device, kept in ``cache``).
     """
     cache = {} if cache is None else cache
     observed = cache.setdefault("observed", {}).get((cfg.profile, cfg.objective), [])
     if observed:
-        mean = sum(observed) / len(observed)
-        return Estimate(mean * MARGIN, f"measured: mean of {len(observed)} {cfg.objective} "
-                                       f"run(s) of this campaign, x{MARGIN}")
+        return Estimate(max(observed) * MARGIN, f"measured: longest of {len(observed)} "
+                                                f"{cfg.objective} run(s) of this campaign, "
+                                                f"x{MARGIN}")
     name = device_name(device)
     recorded = recorded_seconds(results, cfg.profile, cfg.objective, name)
     if recorded:
         key = ("startup", cfg.profile, cfg.objective)
         if key not in cache:
             cache[key] = startup_seconds(cfg, data_root=data_root, device=device)
-        mean = sum(recorded) / len(recorded)
-        return Estimate((mean + cache[key]) * MARGIN,
-                        f"recorded: mean of {len(recorded)} {cfg.objective} run(s) on {name} "
-                        f"+ {cache[key]:.1f} s data loading, x{MARGIN}")
-    key = ("warm-up", cfg.profile, cfg.objective, cfg.rewiring, name)
+        return Estimate((max(recorded) + cache[key]) * MARGIN,
+                        f"recorded: longest of {len(recorded)} {cfg.objective} run(s) on "
+                        f"{name} + {cache[key]:.1f} s data loading, x{MARGIN}")
+    key = ("warm-up", cfg.profile, cfg.objective, name)
     if key not in cache:
         cache[key] = warm_up(cfg, data_root=data_root, device=device, steps=steps)
     return cache[key]
@@ -383,6 +382,10 @@ def campaign(profile: str, seeds: tuple[int, ...] | list[int], *,
         while queue and len(running) < k:
             cfg = queue.pop(0)
             name = run_name(cfg)
+            if deadline is not None and deadline - time.monotonic() <= 0:
+                log(f"skipped for time: {name}: no time left")
+                summary["skipped"][name] = "no time left"
+                continue
             if deadline is not None:
                 est = estimate(cfg, results=results, data_root=data_root, device=device,
                                steps=warmup_steps, cache=cache)

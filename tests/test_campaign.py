@@ -80,7 +80,7 @@ def test_inline_campaign_estimates_each_run_and_skips_finished_ones(tmp_path, mo
     assert list(summary["done"]) == [run_name(c) for c in cfgs] and not summary["failed"]
     out = capsys.readouterr().out
     assert "start natural_s0.99_random_seed0: estimate" in out and "(warm-up: " in out
-    assert "measured: mean of 1 natural run(s) of this campaign" in out  # the second run
+    assert "measured: longest of 1 natural run(s) of this campaign" in out  # the second run
     assert set(summary["estimates"]) == {run_name(c) for c in cfgs}
     again = campaign("smoke", (0,), results=tmp_path, data_root=str(synthetic_root))
     assert not again["done"] and "2 of 2 runs finished, 0 to run" in capsys.readouterr().out
@@ -204,3 +204,25 @@ def test_unpack_refuses_a_run_in_the_wrong_profile(tmp_path, capsys):
     assert main(["unpack", str(archive), "--results", str(tmp_path / "r")]) == 2
     assert "holds a result of profile 'quick'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_grid_dispatches_through_the_same_executors(tmp_path, monkeypatch, capsys):
+    cfgs = tiny_grid(monkeypatch)
+    monkeypatch.setenv("PATH", f"{fake_slurm(tmp_path)}{os.pathsep}{os.environ['PATH']}")
+    assert main(["grid", "--profile", "smoke", "--results", str(tmp_path / "r"),
+                 "--executor", "slurm", "--partition", "a100", "--time-limit", "90"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"submitted smoke/{run_name(c)} as SLURM job 4242" in out for c in cfgs)
+    assert "#SBATCH --partition=a100" in (tmp_path / "sbatch.log").read_text()
+
+
+def test_campaign_packs_the_finished_runs(tmp_path, monkeypatch, capsys):
+    cfgs = tiny_grid(monkeypatch)
+    for cfg in cfgs:
+        write_result(tmp_path / "r", cfg)
+    assert main(["campaign", "--profile", "smoke", "--results", str(tmp_path / "r"),
+                 "--pack", str(tmp_path / "smoke.tar.gz")]) == 0
+    assert "packed 2 run(s) of smoke" in capsys.readouterr().out
+    with tarfile.open(tmp_path / "smoke.tar.gz") as tar:
+        assert sorted(tar.getnames()) == sorted(f"smoke/{run_name(c)}/result.json"
+                                                for c in cfgs)
