@@ -34,8 +34,9 @@ from typing import Any, Callable
 
 from .config import Config, from_dict
 
-__all__ = ["EXECUTORS", "Estimate", "pending_runs", "recorded_seconds", "warm_up", "estimate",
-           "project", "startup_seconds", "measure_concurrency", "make_executor", "campaign", "CampaignError"]
+__all__ = ["EXECUTORS", "Estimate", "CampaignError", "grid_runs", "pending_runs",
+           "recorded_seconds", "warm_up", "project", "startup_seconds", "estimate",
+           "measure_concurrency", "make_executor", "campaign", "main"]
 
 EXECUTORS = ("inline", "local", "slurm")
 MARGIN = 1.1  # projected times are stretched by this factor before they are compared
@@ -310,16 +311,8 @@ def _fmt(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
-def campaign(profile: str, seeds: tuple[int, ...] | list[int], *,
-             results: str | os.PathLike = "results", data_root: str | None = None,
-             device: str | None = None, minutes: float | None = None, concurrent: int = 1,
-             executor: str = "inline", partition: str | None = None,
-             gpus_per_job: int | None = None, time_limit: float | None = None,
-             force: bool = False, warmup_steps: int = 8,
-             log: Callable[[str], None] = print) -> dict:
-    """Run the missing runs of the grid (see the module docstring); returns a summary:
-    ``done`` (name -> measured seconds), ``skipped`` (name -> reason), ``failed``
-    (name -> message), ``submitted`` (SLURM job ids), ``estimates`` and ``concurrency``."""
+def _check_options(executor: str, concurrent: int, minutes: float | None,
+                   gpus_per_job: int | None, time_limit: float | None) -> None:
     if executor not in EXECUTORS:
         raise CampaignError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
     if concurrent < 1:
@@ -333,6 +326,43 @@ def campaign(profile: str, seeds: tuple[int, ...] | list[int], *,
     if concurrent > 1 and executor != "local":
         raise CampaignError(f"concurrent: --concurrent {concurrent} runs processes side by "
                             f"side and needs --executor local (got --executor {executor})")
+
+
+def _submit_slurm(todo: list[Config], ex: Any, results: str | os.PathLike, data_root: str | None,
+                  device: str | None, summary: dict, log: Callable[[str], None]) -> None:
+    from .runs import run_name
+
+    with _SourcePath():
+        for cfg in todo:
+            job = ex.submit(_job, cfg.to_dict(), str(run_folder(results, cfg)), data_root, device)
+            summary["submitted"][run_name(cfg)] = job.job_id
+            log(f"submitted {cfg.profile}/{run_name(cfg)} as SLURM job {job.job_id}")
+
+
+def _side_by_side(cfg: Config, k: int, ex: Any, data_root: str | None, device: str | None,
+                  summary: dict, log: Callable[[str], None]) -> tuple[int, float]:
+    """(runs at a time, slow-down of each run) after measuring ``k`` runs side by side."""
+    m = measure_concurrency(cfg, k, ex, data_root=data_root, device=device)
+    summary["concurrency"] = m
+    log(f"concurrency: {k} tiny runs side by side trained in {m['span_s']:.2f} s, one alone "
+        f"in {m['solo_train_s']:.2f} s: gain {m['gain']:.2f}x over one after the other")
+    if m["gain"] <= 1.05:
+        log("concurrency: not faster; running one at a time")
+        return 1, 1.0
+    return k, k / m["gain"]  # each run takes this much longer when k share the device
+
+
+def campaign(profile: str, seeds: tuple[int, ...] | list[int], *,
+             results: str | os.PathLike = "results", data_root: str | None = None,
+             device: str | None = None, minutes: float | None = None, concurrent: int = 1,
+             executor: str = "inline", partition: str | None = None,
+             gpus_per_job: int | None = None, time_limit: float | None = None,
+             force: bool = False, warmup_steps: int = 8,
+             log: Callable[[str], None] = print) -> dict:
+    """Run the missing runs of the grid (see the module docstring); returns a summary:
+    ``done`` (name -> measured seconds), ``skipped`` (name -> reason), ``failed``
+    (name -> message), ``submitted`` (SLURM job ids), ``estimates`` and ``concurrency``."""
+    _check_options(executor, concurrent, minutes, gpus_per_job, time_limit)
     t0 = time.monotonic()
     from .runs import run_name
     from .train import TrainingDiverged
@@ -350,88 +380,76 @@ def campaign(profile: str, seeds: tuple[int, ...] | list[int], *,
     if executor == "slurm":
         ex = make_executor("slurm", logs, time_limit=limit, partition=partition,
                            gpus_per_job=gpus_per_job)
-        with _SourcePath():
-            for cfg in todo:
-                job = ex.submit(_job, cfg.to_dict(), str(run_folder(results, cfg)), data_root,
-                                device)
-                summary["submitted"][run_name(cfg)] = job.job_id
-                log(f"submitted {profile}/{run_name(cfg)} as SLURM job {job.job_id}")
+        _submit_slurm(todo, ex, results, data_root, device, summary, log)
         log(f"logs in {logs}; run the same command again later to submit what is still "
             f"missing (finished runs are skipped)")
         return summary
 
     ex = make_executor("local", logs, time_limit=limit, gpus_per_job=gpus_per_job) \
         if executor == "local" else None
-    k, factor = concurrent, 1.0
-    if k > 1:
-        m = measure_concurrency(todo[0], k, ex, data_root=data_root, device=device)
-        summary["concurrency"] = m
-        log(f"concurrency: {k} tiny runs side by side trained in {m['span_s']:.2f} s, one "
-            f"alone in {m['solo_train_s']:.2f} s: gain {m['gain']:.2f}x over one after the "
-            f"other")
-        if m["gain"] <= 1.05:
-            log("concurrency: not faster; running one at a time")
-            k = 1
-        else:
-            factor = k / m["gain"]  # each run takes this much longer when k share the device
+    k, factor = (1, 1.0) if concurrent == 1 else \
+        _side_by_side(todo[0], concurrent, ex, data_root, device, summary, log)
     cache: dict = {"observed": {}}
     deadline = None if minutes is None else t0 + minutes * 60
+
+    def fits(cfg: Config) -> bool:
+        """Whether ``cfg`` may start now (logs the estimate or why it is skipped)."""
+        name = run_name(cfg)
+        if deadline is None:
+            log(f"start {name}")
+            return True
+        if deadline - time.monotonic() <= 0:
+            log(f"skipped for time: {name}: no time left")
+            summary["skipped"][name] = "no time left"
+            return False
+        est = estimate(cfg, results=results, data_root=data_root, device=device,
+                       steps=warmup_steps, cache=cache)
+        projected, left = est.seconds * factor, deadline - time.monotonic()
+        summary["estimates"][name] = {"seconds": projected, "source": est.source}
+        if projected > left:
+            log(f"skipped for time: {name}: estimate {_fmt(projected)} ({est.source}), "
+                f"{_fmt(max(left, 0))} left")
+            summary["skipped"][name] = f"estimate {projected:.0f} s > {left:.0f} s left"
+            return False
+        log(f"start {name}: estimate {_fmt(projected)} ({est.source}), {_fmt(left)} left")
+        return True
+
+    def finished(cfg: Config, seconds: float) -> None:
+        summary["done"][run_name(cfg)] = seconds
+        cache["observed"].setdefault((cfg.profile, cfg.objective), []).append(
+            seconds / factor)  # as if it had run alone
+        log(f"done {run_name(cfg)} in {_fmt(seconds)}")
+
     queue = list(todo)
     running: list[tuple[Any, Config, float]] = []
     while queue or running:
         while queue and len(running) < k:
             cfg = queue.pop(0)
-            name = run_name(cfg)
-            if deadline is not None and deadline - time.monotonic() <= 0:
-                log(f"skipped for time: {name}: no time left")
-                summary["skipped"][name] = "no time left"
+            if not fits(cfg):
                 continue
-            if deadline is not None:
-                est = estimate(cfg, results=results, data_root=data_root, device=device,
-                               steps=warmup_steps, cache=cache)
-                projected = est.seconds * factor
-                left = deadline - time.monotonic()
-                summary["estimates"][name] = {"seconds": projected, "source": est.source}
-                if projected > left:
-                    log(f"skipped for time: {name}: estimate {_fmt(projected)} ({est.source}), "
-                        f"{_fmt(max(left, 0))} left")
-                    summary["skipped"][name] = f"estimate {projected:.0f} s > {left:.0f} s left"
-                    continue
-                log(f"start {name}: estimate {_fmt(projected)} ({est.source}), "
-                    f"{_fmt(left)} left")
-            else:
-                log(f"start {name}")
-            folder = str(run_folder(results, cfg))
-            if ex is None:
-                t = time.perf_counter()
-                try:
-                    _job(cfg.to_dict(), folder, data_root, device)
-                except TrainingDiverged as exc:  # this run only: go on with the others
-                    summary["failed"][name] = str(exc)
-                    log(f"failed {name}: {exc}")
-                    continue
-                summary["done"][name] = time.perf_counter() - t
-                cache["observed"].setdefault((cfg.profile, cfg.objective), []).append(
-                    summary["done"][name])
-                log(f"done {name} in {_fmt(summary['done'][name])}")
-            else:
+            folder, t = str(run_folder(results, cfg)), time.perf_counter()
+            if ex is not None:
                 with _SourcePath():
-                    running.append((ex.submit(_job, cfg.to_dict(), folder, data_root, device),
-                                    cfg, time.perf_counter()))
+                    job = ex.submit(_job, cfg.to_dict(), folder, data_root, device)
+                running.append((job, cfg, t))
+                continue
+            try:
+                _job(cfg.to_dict(), folder, data_root, device)
+                finished(cfg, time.perf_counter() - t)
+            except TrainingDiverged as exc:  # this run only: go on with the others
+                summary["failed"][run_name(cfg)] = str(exc)
+                log(f"failed {run_name(cfg)}: {exc}")
         for item in [r for r in running if r[0].done()]:
-            job, cfg, t = item
             running.remove(item)
-            name = run_name(cfg)
+            job, cfg, t = item
             try:
                 job.result()
-                summary["done"][name] = time.perf_counter() - t
-                cache["observed"].setdefault((cfg.profile, cfg.objective), []).append(
-                    summary["done"][name] / factor)  # as if it had run alone
-                log(f"done {name} in {_fmt(summary['done'][name])}")
+                finished(cfg, time.perf_counter() - t)
             except Exception as exc:  # a failed job: report it, go on with the others
-                message = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
-                summary["failed"][name] = message
-                log(f"failed {name}: {message} (log: {logs})")
+                text = str(exc).strip()
+                summary["failed"][run_name(cfg)] = text.splitlines()[-1] if text else repr(exc)
+                log(f"failed {run_name(cfg)}: {summary['failed'][run_name(cfg)]} "
+                    f"(log: {logs})")
         if running:
             time.sleep(0.5)
     log(f"campaign {profile}: {len(summary['done'])} run(s) done, {len(summary['skipped'])} "
