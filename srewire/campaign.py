@@ -391,6 +391,13 @@ def campaign(profile: str, seeds: tuple[int, ...] | list[int], *,
         _side_by_side(todo[0], concurrent, ex, data_root, device, summary, log)
     cache: dict = {"observed": {}}
     deadline = None if minutes is None else t0 + minutes * 60
+    if deadline is not None:  # warm up before the first run, so that no warm-up overruns
+        for objective in dict.fromkeys(c.objective for c in todo):
+            t = time.perf_counter()
+            first = next(c for c in todo if c.objective == objective)
+            estimate(first, results=results, data_root=data_root, device=device,
+                     steps=warmup_steps, cache=cache)
+            log(f"timing {objective} runs took {time.perf_counter() - t:.1f} s")
 
     def fits(cfg: Config) -> bool:
         """Whether ``cfg`` may start now (logs the estimate or why it is skipped)."""
