@@ -28,11 +28,13 @@ import numpy as np
 
 from .config import PROFILES, ConfigError, from_dict
 
-__all__ = ["ArchiveError", "pack", "unpack", "RUN_FILES", "MAX_MEMBER_BYTES"]
+__all__ = ["ArchiveError", "pack", "unpack", "RUN_FILES", "MAX_MEMBER_BYTES",
+           "MAX_ARCHIVE_BYTES"]
 
 RESULT, MASKS, WEIGHTS = "result.json", "masks.npz", "weights.npz"
 RUN_FILES = (RESULT, MASKS, WEIGHTS)
 MAX_MEMBER_BYTES = 64 * 2**20  # a paper run's files are a few MiB at most
+MAX_ARCHIVE_BYTES = 2**30  # all members together, unpacked
 
 
 class ArchiveError(RuntimeError):
@@ -145,10 +147,15 @@ def _member_path(where: str, member: tarfile.TarInfo) -> tuple[str, str, str]:
 def _read_archive(archive: Path) -> list[_Run]:
     where = f"unpack {archive.name}"
     grouped: dict[tuple[str, str], dict[str, bytes]] = {}
+    total = 0
     try:
         with tarfile.open(archive, "r:*") as tar:
             for member in tar:
                 profile, run, file = _member_path(where, member)
+                total += member.size
+                if total > MAX_ARCHIVE_BYTES:
+                    raise ArchiveError(f"{where}: more than {MAX_ARCHIVE_BYTES} bytes unpacked; "
+                                       f"refused")
                 files = grouped.setdefault((profile, run), {})
                 if file in files:
                     raise ArchiveError(f"{where}: member {member.name!r} appears twice")

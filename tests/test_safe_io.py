@@ -206,3 +206,19 @@ def test_pack_and_unpack_round_trip(tmp_path):
             a, b = src / "smoke" / run_name(cfg) / f, dst / "smoke" / run_name(cfg) / f
             assert a.read_bytes() == b.read_bytes()
     assert len(unpack(tmp_path / "a.tar.gz", dst)["unchanged"]) == 2
+
+
+def test_unpack_refuses_oversized_members(tmp_path, good_run, monkeypatch):
+    import srewire.archive as archive_module
+
+    prefix, files = good_run
+    archive = tar_with(tmp_path / "a.tar.gz", [(member(prefix + f), data)
+                                               for f, data in files.items()])
+    monkeypatch.setattr(archive_module, "MAX_MEMBER_BYTES", 16)
+    with pytest.raises(ArchiveError, match="at most 16"):
+        unpack(archive, tmp_path / "results")
+    monkeypatch.setattr(archive_module, "MAX_MEMBER_BYTES", 2**20)
+    monkeypatch.setattr(archive_module, "MAX_ARCHIVE_BYTES", len(files["result.json"]))
+    with pytest.raises(ArchiveError, match="bytes unpacked"):
+        unpack(archive, tmp_path / "results")
+    assert not (tmp_path / "results").exists()
