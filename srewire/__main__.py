@@ -1,9 +1,11 @@
-"""Command line: ``python -m srewire {run, grid, data}``.
+"""Command line: ``python -m srewire {run, grid, data, campaign, unpack}``.
 
     python -m srewire run --profile quick --objective trades --sparsity 0.95 \\
         --rewiring structured --seed 0 --out runs/trades95
     python -m srewire grid --profile quick --seeds 0 1 --results results
     python -m srewire data --synthetic data/ | --download --data data/
+    python -m srewire campaign --profile paper --minutes 9 --pack paper.tar.gz
+    python -m srewire unpack paper.tar.gz --results results
 
 Bad arguments (every ``--set`` value is checked for type and range) get one line naming the
 parameter, its value and the valid values, exit status 2, and nothing is written. A dataset
@@ -93,12 +95,20 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--download", action="store_true")
     d.add_argument("--data", default=None)
     d.add_argument("--synthetic", default=None, metavar="DIR")
+
+    # campaign / unpack, and grid through submitit (srewire.campaign)
+    from .campaign import add_executor_arguments, add_parsers
+    add_executor_arguments(g)
+    add_parsers(sub, PROFILES)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command in ("campaign", "unpack") or getattr(args, "executor", "inline") != "inline":
+        from .campaign import main as campaign_main
+        return campaign_main(args)
     from .runs import RunError, ensure_grid, run  # heavy imports after argument checks
     from .train import TrainingDiverged
 

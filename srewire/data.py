@@ -78,9 +78,64 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(root if root is not None else os.environ.get("SREWIRE_DATA", "data"))
 
 
-def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _latin1_bytes(text: str, encoding: str) -> bytes:
+    """What ``_codecs.encode`` does in a protocol-2 pickle of bytes, and nothing else."""
+    if encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refused _codecs.encode with encoding {encoding!r} "
+                                     f"(a CIFAR-10 batch uses only latin1)")
+    return text.encode("latin1")
+
+
+def _numpy_reconstruct() -> object:
+    try:
+        from numpy._core.multiarray import _reconstruct  # NumPy >= 2
+    except ImportError:  # pragma: no cover - NumPy 1.x
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+# Every global a CIFAR-10 batch refers to: the NumPy array reconstruction (under its NumPy 1
+# and NumPy 2 module names) and, in files written with protocol 2, bytes built from latin1 text.
+_PICKLE_GLOBALS: dict[tuple[str, str], object] = {
+    ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct(),
+    ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct(),
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _latin1_bytes,
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """An unpickler that builds only dicts, lists, strings, bytes, numbers and NumPy arrays.
+
+    Any other global (``os.system``, ``builtins.eval``, a class with ``__reduce__`` ...) is
+    refused (:class:`DataError` naming the file) before it is looked up, so a crafted file
+    cannot run code when it is read.
+    """
+
+    def __init__(self, file, path: Path) -> None:
+        super().__init__(file, encoding="latin1")
+        self.path = path
+
+    def find_class(self, module: str, name: str) -> object:
+        allowed = _PICKLE_GLOBALS.get((module, name))
+        if allowed is None:
+            raise DataError(f"{self.path} refers to {module}.{name}, which a CIFAR-10 file "
+                            f"never holds (allowed: NumPy arrays, dicts, lists, strings, bytes, "
+                            f"numbers); refused to load it, since it could run code")
+        return allowed
+
+
+def _unpickle(path: Path) -> object:
+    """The contents of a CIFAR-10 pickle file, read with :class:`_CifarUnpickler`."""
     with open(path, "rb") as f:
-        batch = pickle.load(f, encoding="latin1")
+        return _CifarUnpickler(f, path).load()
+
+
+def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    batch = _unpickle(path)
+    if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
+        raise pickle.UnpicklingError("not a dict with 'data' and 'labels'")
     return np.asarray(batch["data"]), np.asarray(batch["labels"], dtype=np.int64)
 
 
@@ -122,8 +177,8 @@ def _is_synthetic(folder: Path) -> bool:
     meta = folder / "batches.meta"
     if not meta.is_file():
         raise DataError(f"CIFAR-10 not found: {meta} is missing. {_HOW_TO_GET}")
-    with open(meta, "rb") as f:
-        return bool(pickle.load(f, encoding="latin1").get("srewire_synthetic", False))
+    meta_dict = _unpickle(meta)
+    return isinstance(meta_dict, dict) and bool(meta_dict.get("srewire_synthetic", False))
 
 
 def _synthetic_refused(folder: Path) -> DataError:
@@ -326,5 +381,5 @@ def save_sample(path: str | os.PathLike, root: str | os.PathLike | None = None,
 
 def load_sample(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
     """Images in [0, 1] and labels saved by :func:`save_sample`."""
-    with np.load(path) as z:
+    with np.load(path, allow_pickle=False) as z:
         return to_float(torch.from_numpy(z["images"])), torch.from_numpy(z["labels"]).long()
