@@ -150,17 +150,19 @@ _VERSION_WARNING = {"given": False}  # one warning per process, however many res
 
 
 def _warn_if_other_code(result: dict, where: Path) -> None:
-    """Warn, once per process, when a stored result was made by other code than this."""
+    """Warn, once per process, when a stored result was made by another srewire version.
+
+    The version is the code's identity here, not the git commit: committing a result makes a
+    new commit, so a committed result always names an older one. Bump ``srewire.__version__``
+    when a change alters what a run measures."""
     prov = result.get("provenance") or {}
-    made = (prov.get("git_commit"), (prov.get("versions") or {}).get("srewire"))
-    now = (_git_commit(), __version__)
-    same_commit = None in (made[0], now[0]) or made[0] == now[0]
-    if (same_commit and made[1] == now[1]) or _VERSION_WARNING["given"]:
+    made = ((prov.get("versions") or {}).get("srewire"), prov.get("git_commit"))
+    if made[0] == __version__ or _VERSION_WARNING["given"]:
         return
     _VERSION_WARNING["given"] = True
-    warnings.warn(f"results such as {where} were made by srewire {made[1]} at commit "
-                  f"{made[0]}; this is srewire {now[1]} at commit {now[0]}. Recompute them "
-                  f"(grid --force) if the code changed what they measure", stacklevel=3)
+    warnings.warn(f"results such as {where} were made by srewire {made[0]} (commit {made[1]}); "
+                  f"this is srewire {__version__}. Recompute them (grid --force) if the code "
+                  f"changed what they measure", stacklevel=3)
 
 
 def _recorded_data(result: dict) -> tuple[str | None, str | None]:

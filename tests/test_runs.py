@@ -343,11 +343,10 @@ def test_results_from_before_the_hash_are_accepted_as_cifar10(tmp_path, cheap):
     assert stored["provenance"]["data"] == "cifar10" and "data_sha256" not in stored["provenance"]
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "result.json").write_text(src.read_text())
-    with pytest.warns(UserWarning):  # other code: the version warning, not a retraining
-        import srewire.runs as runs
-        runs._VERSION_WARNING["given"] = False
-        cfg = from_dict(stored["config"])
-        assert run(cfg, tmp_path / "run", data_root=root, quiet=True) == stored
+    import srewire.runs as runs
+    runs._VERSION_WARNING["given"] = False
+    cfg = from_dict(stored["config"])
+    assert run(cfg, tmp_path / "run", data_root=root, quiet=True) == stored
     assert cheap == []
 
 
@@ -363,10 +362,15 @@ def test_other_code_version_warns_once(tmp_path, synthetic_root, cheap, monkeypa
         warnings.simplefilter("error")  # the same code: no warning
         run(cfg, tmp_path / "run", data_root=synthetic_root, quiet=True)
     stored = json.loads(path.read_text())
-    stored["provenance"]["git_commit"] = "0" * 40
+    stored["provenance"]["git_commit"] = "0" * 40  # another commit, the same version: silent
     path.write_text(json.dumps(stored))
     monkeypatch.setitem(runs._VERSION_WARNING, "given", False)
-    with pytest.warns(UserWarning, match="at commit 0000000000000000000000000000000000000000"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run(cfg, tmp_path / "run", data_root=synthetic_root, quiet=True)
+    stored["provenance"]["versions"]["srewire"] = "0.0.1"
+    path.write_text(json.dumps(stored))
+    with pytest.warns(UserWarning, match=r"made by srewire 0\.0\.1 \(commit 0{40}\)"):
         run(cfg, tmp_path / "run", data_root=synthetic_root, quiet=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # once
