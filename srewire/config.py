@@ -210,6 +210,9 @@ def validate(cfg: Config) -> Config:
             raise _fail(name, value, "True or False")
     if cfg.n_train is not None and cfg.n_train < cfg.batch_size:
         raise _fail("n_train", cfg.n_train, f"at least batch_size ({cfg.batch_size})")
+    if cfg.rng == "device" and cfg.metric != "euclidean":
+        raise _fail("metric", cfg.metric, "euclidean with rng='device' (the device rewiring "
+                    "step searches Euclidean neighbourhoods only; use rng='host' for eq3)")
     return cfg
 
 

@@ -107,3 +107,9 @@ def test_grid_seeds_are_checked(tmp_path, capsys):
     assert capsys.readouterr().err == ("srewire: error: seeds must be a non-empty list of "
                                        "non-negative integers; got [-1]\n")
     assert not (tmp_path / "r").exists()
+
+
+def test_device_rewiring_refuses_eq3_before_anything_runs():
+    with pytest.raises(ConfigError, match="metric must be euclidean with rng='device'"):
+        make_config("smoke", "natural", 0.9, "structured", rng="device", metric="eq3")
+    make_config("smoke", "natural", 0.9, "structured", rng="host", metric="eq3")
