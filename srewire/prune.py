@@ -41,8 +41,9 @@ from .data import DataError, batches, load_data
 from .metrics import fibre_report, sparsity
 from .models import VGG11, layer_names, sparse_layers
 from .rng import make_generator
-from .runs import (MASKS, RESULT, WEIGHTS, RunError, _round, _write_json, load_weights,
-                   run, run_name, save_masks)
+from .files import atomic_write_json
+from .runs import (MASKS, RESULT, WEIGHTS, RunError, _round, load_weights, run, run_name,
+                   save_masks)
 from .train import SGDW
 
 __all__ = ["prune_to", "fine_tune", "prune_run", "NORMS"]
@@ -201,7 +202,7 @@ def prune_run(source: str | Path, out: str | Path, *, target: float = 0.99, step
     result = _round(result)
     out.mkdir(parents=True, exist_ok=True)
     save_masks(model, out / MASKS)
-    _write_json(out / RESULT, result)
+    atomic_write_json(out / RESULT, result)
     return result
 
 
