@@ -46,21 +46,26 @@
 # `results/quick/deploy/deploy.json`); this chapter only reads that file and the results of
 # `python -m srewire.prune`.
 
-# %% tags=["hide-output", "nbval-skip"]
-# Colab setup: installs srewire and Foolbox on Google Colab; does nothing anywhere else.
+# %% tags=["remove-cell", "nbval-skip"]
+# Colab setup: on Google Colab, installs srewire and fetches the results this page
+# reads (srewire/colab.py says how); does nothing anywhere else.
+import os
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q --no-deps "srewire @ git+https://github.com/srewire/srewire@main"
-    # %pip install -q foolbox==3.3.4 eagerpy==0.30.0
+    SREWIRE_REPO = os.environ.get("SREWIRE_REPO") or "https://github.com/srewire/srewire"
+    # %pip install -q --no-deps "srewire @ git+{SREWIRE_REPO}"
+    from srewire.colab import setup
 
-# %% tags=["parameters", "remove-input"]
+    setup()
+
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # "smoke" | "quick" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
 force = False  # recompute instead of reading cached results
 
-# %%
+# %% tags=["remove-cell"]
 from srewire import report, speed
 from srewire.report import glue
 
@@ -104,7 +109,7 @@ glue("large_for", s.get("large_batches_for", "all networks").replace("key networ
 # condensed products take seconds per forward pass on this machine, covers the
 # {glue:text}`large_for`:
 
-# %% mystnb={"figure": {"caption": "End-to-end latency of each representation relative to the dense masked model of the same network (log scale; left of the dashed line is faster). Black ticks: nonzero multiply-adds / dense multiply-adds.", "name": "fig-speed"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "End-to-end latency of each representation relative to the dense masked model of the same network (log scale; left of the dashed line is faster). Black ticks: nonzero multiply-adds / dense multiply-adds.", "name": "fig-speed"}}
 import matplotlib.pyplot as plt
 
 fig = speed.latency_chart(record)
@@ -114,16 +119,16 @@ plt.show()
 # The same at batch 1, with the multiply-adds (millions per image) of each representation
 # and the networks after the thesis's single-fibre pruning:
 
-# %%
+# %% tags=["hide-input"]
 speed.latency_table(record, 1)
 
 # %% [markdown]
 # At batch 128:
 
-# %%
+# %% tags=["hide-input"]
 speed.latency_table(record, 128)
 
-# %%
+# %% tags=["remove-cell"]
 nets = {(e["kind"], e["objective"], e["sparsity"], e["rewiring"]): e for e in record["networks"]}
 wb99 = nets[("trained", "natural", 0.99, "weight_based")]
 for tag, rw in (("wb", "weight_based"), ("rnd", "random")):
@@ -173,7 +178,7 @@ print({b: (round(r, 3), v, n) for b, (r, v, n) in best.items()})
 # fractions of a millisecond at batch 1, so on a loaded machine their ratios carry large
 # noise (a factor far from 1 in one layer that the multiply-adds do not explain is noise):
 
-# %%
+# %% tags=["hide-input"]
 speed.layer_table(record, wb99["name"], 1)
 
 # %% [markdown]
@@ -185,7 +190,7 @@ speed.layer_table(record, wb99["name"], 1)
 # It is compared with the directly trained 99 % networks of all three strategies (mean over
 # the seeds each has; latency: fibre-compacted at batch 1, seed-0 masks):
 
-# %%
+# %% tags=["hide-input"]
 import json
 from pathlib import Path
 
@@ -225,7 +230,7 @@ table
 # {glue:text}`p_lat` x dense masked (direct: {glue:text}`d_lat_random`,
 # {glue:text}`d_lat_structured`, {glue:text}`d_lat_weight_based`).
 
-# %%
+# %% tags=["remove-cell"]
 def compact_ratio(e: dict, batch: str = "1") -> float:
     return e["latency"][batch]["compact"]["relative_to_dense"]
 
@@ -241,7 +246,7 @@ verdict = (f"Leaving out the empty fibres of the 99 % weight-based network as tr
 glue("verdict", verdict)
 print(verdict)
 
-# %%
+# %% tags=["remove-cell"]
 for tag, e in (("wb", wb99), ("p", pr98)):
     for b in s["batches"]:
         lat = e["latency"][str(b)]

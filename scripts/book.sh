@@ -72,6 +72,14 @@ step "grid: profile $profile, results in $results/$profile"
 "$PY" -m srewire grid --profile "$profile" --results "$results" \
     ${data_args[@]+"${data_args[@]}"} ${force[@]+"${force[@]}"}
 
+if [ "$profile" = smoke ]; then  # chapter 9's inputs (committed for quick)
+    step "structure-aware pruning and the deploy benchmark, profile smoke"
+    "$PY" -m srewire.prune --profile smoke --seeds 0 --steps 8 --runs "$results/runs" \
+        --results "$results" ${data_args[@]+"${data_args[@]}"}
+    "$PY" benchmarks/bench_deploy.py --results "$results" --profile smoke --threads 2 \
+        --batches 1 --rounds 1 --no-layers --min-run-time 0.01
+fi
+
 step "execute the notebooks"
 "$PY" tools/book.py execute --profile "$profile" --out _build/executed --results "$results" \
     ${data_args[@]+"${data_args[@]}"} ${force[@]+"${force[@]}"}

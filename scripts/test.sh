@@ -69,6 +69,11 @@ smoke() {
     fi
     "$PY" -m srewire grid --profile smoke --seeds 0 --results "$T/smoke-results" --quiet \
         ${data_args[@]+"${data_args[@]}"} || return 1
+    # chapter 9 reads the structure-aware pruning runs and a deploy benchmark of the grid
+    "$PY" -m srewire.prune --profile smoke --seeds 0 --steps 8 --runs "$T/smoke-runs" \
+        --results "$T/smoke-results" ${data_args[@]+"${data_args[@]}"} || return 1
+    "$PY" benchmarks/bench_deploy.py --results "$T/smoke-results" --profile smoke --threads 2 \
+        --batches 1 --rounds 1 --no-layers --min-run-time 0.01 || return 1
     "$PY" tools/book.py execute --profile smoke --out "$T/executed" \
         --results "$T/smoke-results" ${data_args[@]+"${data_args[@]}"}
 }

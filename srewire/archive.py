@@ -12,7 +12,7 @@ a results folder. Both check every run before anything is written:
 * an existing result that differs from the archive's is never replaced unless asked for.
 
 An archive is untrusted input: its members are read into memory and written by this module,
-never extracted by :mod:`tarfile`, so nothing lands outside the target folder.
+never extracted by ``tarfile``, so nothing lands outside the target folder.
 """
 
 from __future__ import annotations

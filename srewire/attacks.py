@@ -42,7 +42,7 @@ def _chunks(x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 def attack_seed(seed: int, stream: str, batch: int = 0) -> int:
     """The seed of one attack's random starts in :func:`robustness`, derived from the run's
-    ``seed``, the attack (a key of :data:`ATTACK_STREAMS`) and the batch index by NumPy's
+    ``seed``, the attack (a key of ``ATTACK_STREAMS``) and the batch index by NumPy's
     ``SeedSequence``: different streams get unrelated seeds, so native PGD and Foolbox never
     start from the same point, whatever the run's seed."""
     if stream not in ATTACK_STREAMS:

@@ -3,7 +3,7 @@
 ``python -m srewire campaign --profile paper`` runs every run of the thesis grid that has no
 ``result.json`` yet under ``results/<profile>/<run_name>/`` and skips the finished ones, in the
 thesis's headline order: 99 % natural (the three strategies), then 95 % natural, then 95 %
-TRADES (:data:`srewire.runs.GRID`), seed by seed. A run is never cut: it either starts and
+TRADES (``srewire.runs.GRID``), seed by seed. A run is never cut: it either starts and
 finishes, or it does not start.
 
 * ``--minutes M`` starts no run whose projected time does not fit in what is left of ``M``
@@ -15,7 +15,7 @@ finishes, or it does not start.
 * ``--concurrent K`` runs K runs side by side on one device, as separate processes, when a
   measurement says that is faster than one after the other (:func:`measure_concurrency`).
 * ``--executor`` dispatches runs: ``inline`` in this process, ``local`` through
-  :class:`submitit.LocalExecutor` (one process per run), ``slurm`` through submitit's SLURM
+  ``submitit.LocalExecutor`` (one process per run), ``slurm`` through submitit's SLURM
   executor (one job per run; the command returns once they are submitted).
 * ``--pack FILE`` writes the profile's finished runs into one archive (:mod:`srewire.archive`).
 """
@@ -139,7 +139,7 @@ def warm_up(cfg: Config, *, data_root: str | None = None, device: str | None = N
     attacks with 3; B - A gives the seconds per training step and per attack step (one-off
     costs such as the first step's set-up cancel). The projection: training steps x step time,
     plus each epoch's test pass, plus the evaluation with its full attack budget, plus the
-    measured start-up (data loading, model building), times :data:`MARGIN`.
+    measured start-up (data loading, model building), times ``MARGIN``.
     """
     if steps < 1:
         raise CampaignError(f"warm-up steps must be at least 1; got {steps}")
@@ -177,7 +177,7 @@ def startup_seconds(cfg: Config, *, data_root: str | None = None,
 
     t = time.perf_counter()
     load_data(data_root, n_train=cfg.n_train, n_test=cfg.n_test, data_seed=cfg.data_seed,
-              device=device or "cpu")
+              device=device or "cpu", allow_synthetic=cfg.profile == "smoke")  # as runs.run
     return time.perf_counter() - t
 
 

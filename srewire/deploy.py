@@ -2,7 +2,7 @@
 
 The thesis's promise (Thesis §3.1, §3.3) is that structured rewiring leaves whole
 lowest-dimensional vectors empty, so that "the largest part could be completely left out" at
-deployment. This module turns a trained network (a result folder, or a :class:`VGG11`) into
+deployment. This module turns a trained network (a result folder, or a :class:`~srewire.models.VGG11`) into
 inference models that compute the same function, so that the benchmark
 ``benchmarks/bench_deploy.py`` can time what each representation buys:
 
@@ -112,6 +112,8 @@ def extract(model: VGG11, image_size: int = 32) -> list[LayerSpec]:
 def _act(spec: LayerSpec, y: torch.Tensor) -> torch.Tensor:
     if spec.relu:
         y = F.relu(y)
+    if spec.pool and y.shape[1] == 0:  # no channel left (max_pool2d refuses an empty one)
+        return y.new_zeros(y.shape[0], 0, y.shape[2] // 2, y.shape[3] // 2)
     if spec.pool:
         y = F.max_pool2d(y, 2)
     return y
@@ -258,7 +260,7 @@ def _plans(specs: list[LayerSpec]) -> list[_Plan]:
         else:
             weight = w[:, live_prev]
             bias = s.bias[live_out].clone()
-            if const_prev:
+            if const_prev and live_out.numel():  # (a layer with no filter left has no map)
                 z = torch.zeros(1, s.weight.shape[1], *s.size)
                 for ch, value in const_prev.items():
                     z[0, ch] = value
@@ -289,7 +291,10 @@ class _Channels(nn.Module):
         s, p = self.spec, self.plan
         if s.kind == "conv":
             x = self._input(x)
-            if self.map_bias:
+            if p.weight.numel() == 0:  # no filter or no input left: the layer is its bias
+                y = x.new_zeros(x.shape[0], p.weight.shape[0], *s.size)
+                y = y + (p.bias if self.map_bias else p.bias[:, None, None])
+            elif self.map_bias:
                 y = F.conv2d(x, p.weight, None, padding=s.padding) + p.bias
             else:
                 y = F.conv2d(x, p.weight, p.bias, padding=s.padding)
@@ -306,7 +311,7 @@ class _Compact(_Channels):
         if spec.kind == "conv":
             o, c, kh, kw = w.shape
             rows = torch.nonzero(w.ne(0).any(0).reshape(-1)).flatten()   # (c, kh, kw) order
-            self.weight = w.reshape(o, -1)[:, rows].contiguous()
+            self.weight = w.reshape(o, c * kh * kw)[:, rows].contiguous()
             h, wd = spec.size
             hp, wp = h + 2 * spec.padding, wd + 2 * spec.padding
             ch, r = rows // (kh * kw), rows % (kh * kw)
@@ -329,7 +334,7 @@ class _Compact(_Channels):
             h, wd = s.size
             xp = F.pad(x, (s.padding,) * 4).flatten(1)
             cols = xp.index_select(1, self.index).view(n, self.rows, h * wd)
-            y = torch.matmul(self.weight, cols).view(n, -1, h, wd) + self.bias
+            y = torch.matmul(self.weight, cols).view(n, self.weight.shape[0], h, wd) + self.bias
             return _act(s, y)
         x = _flatten(x) if s.flatten else x
         if self.cols is not None:
@@ -363,7 +368,7 @@ class DeployedNet(nn.Module):
 
 
 def build(source: VGG11 | list[LayerSpec], variant: str) -> DeployedNet:
-    """The inference model of ``variant`` (one of :data:`VARIANTS`) for an eval-mode model or
+    """The inference model of ``variant`` (one of ``VARIANTS``) for an eval-mode model or
     its extracted layers."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
@@ -429,7 +434,7 @@ def condensed_report(specs: list[LayerSpec]) -> dict[str, dict]:
 @torch.no_grad()
 def set_masks(model: VGG11, masks: dict[str, np.ndarray], seed: int = 0) -> VGG11:
     """Give ``model`` the connectivity ``masks`` ({layer name: bool array}) with fresh random
-    magnitudes (|normal|, seeded); signs are the model's. For speed only the masks matter."""
+    magnitudes (absolute values of a seeded normal draw); signs are the model's. For speed only the masks matter."""
     g = torch.Generator().manual_seed(seed)
     for name, layer in zip(layer_names(model), sparse_layers(model)):
         if name not in masks:

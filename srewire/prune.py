@@ -176,7 +176,8 @@ def prune_run(source: str | Path, out: str | Path, *, target: float = 0.99, step
     if not target > cfg.sparsity:
         raise ConfigError(f"target must exceed the trained sparsity {cfg.sparsity}; "
                           f"got {target}")
-    data = load_data(data_root, n_train=cfg.n_train, n_test=cfg.n_test, data_seed=cfg.data_seed)
+    data = load_data(data_root, n_train=cfg.n_train, n_test=cfg.n_test, data_seed=cfg.data_seed,
+                     allow_synthetic=cfg.profile == "smoke")  # as runs.run: smoke only
     t0 = time.perf_counter()
     model = load_weights(source / WEIGHTS, cfg)
     result: dict[str, Any] = {"config": cfg.to_dict(),

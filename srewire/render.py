@@ -30,7 +30,7 @@ HEADERS: dict[str, str] = {
 
 
 def readable(frame: pd.DataFrame, headers: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """``frame`` with readable column and index names: known names from :data:`HEADERS`
+    """``frame`` with readable column and index names: known names from ``HEADERS``
     (or ``headers``), any other ``snake_case`` name with its underscores turned into spaces."""
     names = {**HEADERS, **(headers or {})}
 
@@ -51,7 +51,7 @@ def readable(frame: pd.DataFrame, headers: Mapping[str, str] | None = None) -> p
 
 
 class Table:
-    """A frame with a caption, displayed as HTML in notebooks (:meth:`_repr_html_`) and as
+    """A frame with a caption, displayed as HTML in notebooks (``_repr_html_``) and as
     text elsewhere (``repr``). Row labels of a two-level index are grouped: the outer label
     is written once, spanning its rows."""
 

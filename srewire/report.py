@@ -78,8 +78,8 @@ def glue(name: str, value: Any) -> None:
 
 def load_grid(profile: str = "quick", results_dir: str | os.PathLike = "results",
               seeds: Iterable[int] | None = None, *, data_root: str | None = None,
-              compute: bool = False, force: bool = False, partial: bool = False
-              ) -> list[dict]:
+              compute: bool = False, force: bool = False, partial: bool = False,
+              allow_synthetic: bool = False) -> list[dict]:
     """Results of the thesis grid for ``profile`` and ``seeds`` (None: the profile's
     :data:`srewire.config.DEFAULT_SEEDS`), read from disk.
 
@@ -87,7 +87,9 @@ def load_grid(profile: str = "quick", results_dir: str | os.PathLike = "results"
     :class:`~srewire.runs.RunError` saying how to compute it; with ``compute`` missing runs
     are trained first (all of them with ``force``, which implies ``compute``). With
     ``partial`` the runs that exist are returned, possibly none, and nothing is trained: how
-    the book shows a paper grid that GPU windows fill piece by piece (Issue 12.3). Bad
+    the book shows a paper grid that GPU windows fill piece by piece (Issue 12.3).
+    ``allow_synthetic`` lets a test render fabricated quick/paper results, which the book
+    otherwise refuses (Issue 17.2). Bad
     arguments raise :class:`~srewire.config.ConfigError`, as on the command line.
     """
     check_choice("profile", profile, PROFILES)
@@ -101,7 +103,7 @@ def load_grid(profile: str = "quick", results_dir: str | os.PathLike = "results"
                        f"python -m srewire grid --profile {profile} --seeds "
                        f"{' '.join(map(str, seeds))} --results {results_dir}, or "
                        f"load_grid(..., compute=True)")
-    return load_results(results_dir, profile, seeds)
+    return load_results(results_dir, profile, seeds, allow_synthetic=allow_synthetic)
 
 
 def runs_table(results: list[dict]) -> pd.DataFrame:

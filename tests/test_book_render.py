@@ -16,7 +16,7 @@ import pytest
 
 from srewire import plots, render, report
 from srewire.config import make_config
-from srewire.runs import GRID, MASKS, STRATEGY_ORDER, run_name
+from srewire.runs import GRID, MASKS, STRATEGY_ORDER, grid_configs, run_name
 
 PAPER_CELLS = [("natural", 0.99, rw) for rw in STRATEGY_ORDER]  # three of the nine runs
 
@@ -24,7 +24,9 @@ PAPER_CELLS = [("natural", 0.99, rw) for rw in STRATEGY_ORDER]  # three of the n
 def _result(profile: str, objective: str, sparsity: float, rewiring: str, seed: int,
             clean: float) -> dict:
     """A result.json with the fields the report reads; the numbers are invented."""
-    cfg = make_config(profile, objective, sparsity, rewiring, seed).to_dict()
+    cfg = next(c for c in grid_configs(profile, [seed])  # the grid's own (one keeps weights)
+               if (c.objective, c.sparsity, c.rewiring) == (objective, sparsity, rewiring)
+               ).to_dict()
     zero = 1.0 + STRATEGY_ORDER.index(rewiring)
     r = {"config": cfg, "synthetic": "made up by tests/test_book_render.py",
          "clean_accuracy": clean, "robust_accuracy": clean / 2 if objective == "trades" else None,
@@ -49,15 +51,15 @@ def results_dir(tmp_path: Path) -> Path:
             for seed in (0, 1)]
     runs += [("paper", o, s, rw, 0, 80.0) for o, s, rw in PAPER_CELLS]
     for profile, o, s, rw, seed, clean in runs:
-        folder = root / profile / run_name(make_config(profile, o, s, rw, seed))
+        folder = root / profile / run_name(make_config(profile, o, s, rw, seed))  # same name
         folder.mkdir(parents=True)
         (folder / "result.json").write_text(json.dumps(_result(profile, o, s, rw, seed, clean)))
     return root
 
 
 def _load(results_dir: Path) -> tuple[list[dict], list[dict]]:
-    quick = report.load_grid("quick", results_dir, compute=False)
-    paper = report.load_grid("paper", results_dir, partial=True)
+    quick = report.load_grid("quick", results_dir, compute=False, allow_synthetic=True)
+    paper = report.load_grid("paper", results_dir, partial=True, allow_synthetic=True)
     return quick, paper
 
 
@@ -111,8 +113,9 @@ def test_paper_column_beside_quick_and_thesis_with_dashes_for_missing_runs(resul
 
 
 def test_without_paper_runs_no_paper_column_and_the_count_says_zero(results_dir, tmp_path):
-    quick = report.load_grid("quick", results_dir, compute=False)
-    assert report.load_grid("paper", tmp_path / "nothing", partial=True) == []
+    quick = report.load_grid("quick", results_dir, compute=False, allow_synthetic=True)
+    assert report.load_grid("paper", tmp_path / "nothing", partial=True,
+                            allow_synthetic=True) == []
     before, _ = report.table1(quick)
     assert list(before.columns) == ["quick (%)", "thesis (%)"]
     assert report.grid_status(quick, "paper") == "0 of the 9 paper runs exist."

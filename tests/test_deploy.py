@@ -63,6 +63,20 @@ def test_variants_compute_the_masked_models_function(head: str, variant: str) ->
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("variant", deploy.VARIANTS)
+def test_a_layer_with_no_filter_left_is_its_bias(variant: str) -> None:
+    """At tiny widths a whole convolution can end up empty (seen on the smoke profile): the
+    layer then outputs its constants only, and every variant must still compute the model."""
+    model = _model()
+    with torch.no_grad():
+        sparse_layers(model)[4].theta.zero_()   # conv5: no filter left
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ref = model(x)
+        out = deploy.build(model, variant)(x)
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
+
+
 def test_constant_channels_matter_and_are_folded() -> None:
     """conv3's empty filter 3 feeds conv4 a constant channel: it changes conv4's output (so the
     folding is tested), and the compacted conv4 matches the dense one on the computed filters

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from srewire import plots  # noqa: E402
-from srewire.runs import (GRID, STRATEGY_ORDER, grid_configs, load_results, run,  # noqa: E402
+from srewire.runs import (GRID, STRATEGY_ORDER, grid_configs, run,  # noqa: E402
                           run_name)
 
 PROFILE = "smoke"
@@ -26,9 +26,10 @@ SMALL = dict(n_train=64, n_test=64, batch_size=32, n_robust=32, pgd_steps=2, pgd
 def smoke_grid(tmp_path_factory, synthetic_root):
     """(results folder, results) of the thesis grid on the smoke profile, one seed."""
     folder = tmp_path_factory.mktemp("plots_grid")
-    for cfg in grid_configs(PROFILE, [0], **SMALL):
-        run(cfg, folder / PROFILE / run_name(cfg), data_root=synthetic_root, quiet=True)
-    results = load_results(folder, PROFILE)
+    # smaller than the smoke grid (SMALL), so read back as run() returns them, not through
+    # load_results, which accepts only the profile's own configurations
+    results = [run(cfg, folder / PROFILE / run_name(cfg), data_root=synthetic_root, quiet=True)
+               for cfg in grid_configs(PROFILE, [0], **SMALL)]
     assert len(results) == len(GRID) * len(STRATEGY_ORDER)
     return folder, results
 

@@ -303,7 +303,7 @@ def test_eager_loop_counts_device_tensor_stats(synthetic_root):
             self.calls += 1
             return RewireStats(0, 0, 5, 0) if self.calls <= 2 else super().step(lr, optimizer)
 
-    data = load_data(synthetic_root, n_train=128)
+    data = load_data(synthetic_root, n_train=128, allow_synthetic=True)
     model = tiny(width=1 / 16)
     opt = SGDW(model.parameters(), lr=0.1)
     cfg = make_config("smoke", "natural", 0.9, "random", precision="fp32", n_train=128)

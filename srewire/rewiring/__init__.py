@@ -13,12 +13,12 @@ the *strategy*:
 
 The package, one job per module, read in this order:
 
-* :mod:`.options` — the strategy, metric, tie-break and initial-fill names;
-* :mod:`.space` — the flat index space of all layers and the search offsets;
-* :mod:`.search` — the greedy nearest-dormant search (:func:`nearest_dormant`);
-* :mod:`.arrays`, :mod:`.sampling` — the host step's array helpers and uniform sampling;
-* :mod:`.host` — the :class:`Rewirer` and its host step (``rng="host"``);
-* :mod:`.counter_rng`, :mod:`.device` — the sync-free, static-shape step (``rng="device"``).
+* ``srewire.rewiring.options`` — the strategy, metric, tie-break and initial-fill names;
+* ``srewire.rewiring.space`` — the flat index space of all layers and the search offsets;
+* ``srewire.rewiring.search`` — the greedy nearest-dormant search (:func:`nearest_dormant`);
+* ``srewire.rewiring.arrays``, ``srewire.rewiring.sampling`` — the host step's array helpers and uniform sampling;
+* ``srewire.rewiring.host`` — the :class:`Rewirer` and its host step (``rng="host"``);
+* ``srewire.rewiring.counter_rng``, ``srewire.rewiring.device`` — the sync-free, static-shape step (``rng="device"``).
 """
 
 from .host import Rewirer, RewireStats

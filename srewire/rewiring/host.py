@@ -75,12 +75,12 @@ class Rewirer:
     the split across layers; :meth:`state_dict` saves them.
 
     ``rng="device"`` also changes how the steps after the first are done: by
-    :class:`srewire.rewiring.device.DeviceStep`, without host synchronisation and with static
+    ``srewire.rewiring.device.DeviceStep``, without host synchronisation and with static
     shapes (at most ``device_slots`` revivals per step; default ``max(64, budget // 16)``),
     with counter-based random numbers. The first steps are host steps: the initial fill, and
     the steps after it while the deficit is still large (dying revivals); the Rewirer hands
     over to the device step, for good, after the first host step that revived at most half of
-    ``device_slots`` (:attr:`on_device` says which step runs; the host step reads its counts
+    ``device_slots`` (``on_device`` says which step runs; the host step reads its counts
     back anyway, so the decision costs no extra synchronisation). ``initial_fill="random"`` fills the first step's deficit uniformly at random, as the
     predecessor does, whatever the strategy (Thesis §3.2 leaves this open); ``"strategy"``
     (default) uses the run's own strategy.
