@@ -116,8 +116,8 @@ fig = speed.latency_chart(record)
 plt.show()
 
 # %% [markdown]
-# The same at batch 1, with the multiply-adds (millions per image) of each representation
-# and the networks after the thesis's single-fibre pruning:
+# The same at batch 1 as a table, latency relative to dense masked (below 1 is faster), with
+# the networks after the thesis's single-fibre pruning:
 
 # %% tags=["hide-input"]
 speed.latency_table(record, 1)
@@ -127,6 +127,13 @@ speed.latency_table(record, 1)
 
 # %% tags=["hide-input"]
 speed.latency_table(record, 128)
+
+# %% [markdown]
+# The work each representation does: multiply-adds in millions per image, beside the
+# multiply-adds of the nonzero weights alone (the floor):
+
+# %% tags=["hide-input"]
+speed.latency_table(record, 1, "MMAC")
 
 # %% tags=["remove-cell"]
 nets = {(e["kind"], e["objective"], e["sparsity"], e["rewiring"]): e for e in record["networks"]}
@@ -180,6 +187,12 @@ print({b: (round(r, 3), v, n) for b, (r, v, n) in best.items()})
 
 # %% tags=["hide-input"]
 speed.layer_table(record, wb99["name"], 1)
+
+# %% [markdown]
+# and the multiply-adds of the same layers (thousands per image):
+
+# %% tags=["hide-input"]
+speed.layer_table(record, wb99["name"], 1, "MMAC")
 
 # %% [markdown]
 # ## The thesis's proposal: train at 98 %, prune with the structure in mind to 99 %

@@ -62,37 +62,51 @@ def network_label(entry: dict) -> str:
     return f"{row}, {STRATEGY_LABELS[entry['rewiring']]}{KIND_LABELS[entry['kind']]}"
 
 
-def latency_table(record: dict, batch: int) -> pd.DataFrame:
-    """End to end, one row per network: zero fibres, and per variant the multiply-adds
-    (millions per image), the median latency (ms) and the latency relative to dense masked."""
+QUANTITIES = ("x dense", "ms", "MMAC")
+
+
+def latency_table(record: dict, batch: int, quantity: str = "x dense") -> pd.DataFrame:
+    """End to end, one row per network and one column per variant (so that the table fits
+    the book's column): the latency relative to dense masked (``"x dense"``), the median
+    latency in ms (``"ms"``), or the multiply-adds in millions per image (``"MMAC"``, with
+    the nonzero weights' multiply-adds, the floor, beside them)."""
+    if quantity not in QUANTITIES:
+        raise ValueError(f"quantity must be one of {', '.join(QUANTITIES)}; got {quantity!r}")
     rows = []
     for e in record["networks"]:
         lat = e["latency"].get(str(batch))
         if lat is None:
             continue
-        row = {"network": network_label(e), "zero fibres (out) %": e["zero_fibres_out"],
-               "MMAC nonzero": e["multiply_adds"]["nonzero"]["total"] / 1e6}
+        row: dict = {"network": network_label(e)}
+        if quantity == "MMAC":
+            row["nonzero"] = e["multiply_adds"]["nonzero"]["total"] / 1e6
         for v, label in VARIANT_LABELS.items():
             if v not in lat:
                 continue
-            row[f"{label}: MMAC"] = e["multiply_adds"][v]["total"] / 1e6
-            row[f"{label}: ms"] = 1e3 * lat[v]["median_s"]
-            row[f"{label}: x dense"] = lat[v]["relative_to_dense"]
+            row[label] = {"x dense": lat[v]["relative_to_dense"],
+                          "ms": 1e3 * lat[v]["median_s"],
+                          "MMAC": e["multiply_adds"][v]["total"] / 1e6}[quantity]
         rows.append(row)
-    return pd.DataFrame(rows).set_index("network").round(3)
+    return pd.DataFrame(rows).set_index("network").round(1 if quantity == "MMAC" else 3)
 
 
-def layer_table(record: dict, name: str, batch: int) -> pd.DataFrame:
-    """Per layer of network ``name``: multiply-adds (thousands per image) and latency relative
-    to dense masked, per variant."""
+def layer_table(record: dict, name: str, batch: int, quantity: str = "x dense"
+                ) -> pd.DataFrame:
+    """Per layer of network ``name``, one column per variant: the latency relative to dense
+    masked (``"x dense"``, with the dense masked layer's ms beside it) or the multiply-adds
+    in thousands per image (``"MMAC"`` gives kMAC here)."""
+    if quantity not in ("x dense", "MMAC"):
+        raise ValueError(f"quantity must be one of x dense, MMAC; got {quantity!r}")
     e = next(n for n in record["networks"] if n["name"] == name)
     per = e["layer_latency"][str(batch)]
     layers = list(per["dense"])
     out = {}
+    if quantity == "x dense":
+        out["dense masked ms"] = [1e3 * per["dense"][l]["median_s"] for l in layers]
     for v in per:
-        out[f"{VARIANT_LABELS[v]}: kMAC"] = [e["multiply_adds"][v][l] / 1e3 for l in layers]
-        out[f"{VARIANT_LABELS[v]}: x dense"] = [per[v][l]["relative_to_dense"] for l in layers]
-    out["dense masked: ms"] = [1e3 * per["dense"][l]["median_s"] for l in layers]
+        out[VARIANT_LABELS[v]] = ([per[v][l]["relative_to_dense"] for l in layers]
+                                  if quantity == "x dense" else
+                                  [e["multiply_adds"][v][l] / 1e3 for l in layers])
     return pd.DataFrame(out, index=layers).round(3)
 
 

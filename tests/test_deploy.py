@@ -237,8 +237,16 @@ def test_benchmark_record_feeds_the_chapter_tables(tmp_path) -> None:
     assert entry["latency"]["2"]["dense"]["relative_to_dense"] == 1.0
     record = {"settings": {"batches": [1, 2]}, "networks": [entry]}
     table = speed.latency_table(record, 2)
-    assert table.shape[0] == 1 and "fibre-compacted: x dense" in table.columns
+    assert table.shape[0] == 1 and "fibre-compacted" in table.columns
+    assert table.loc[table.index[0], "dense masked"] == 1.0  # relative to itself
+    work = speed.latency_table(record, 2, "MMAC")
+    assert work.loc[work.index[0], "dense masked"] == pytest.approx(
+        entry["multiply_adds"]["dense"]["total"] / 1e6, abs=0.05)
+    with pytest.raises(ValueError, match="quantity must be one of"):
+        speed.latency_table(record, 2, "seconds")
     assert list(speed.layer_table(record, entry["name"], 1).index) == list(counted["dense"])
+    assert list(speed.layer_table(record, entry["name"], 1, "MMAC").index) == \
+        list(counted["dense"])
     assert len(speed.latency_chart(record).axes) == 2
     other = bench.measure("natural_s0.95_random_seed0", "trained", model,
                           {**cfg, "sparsity": 0.95, "rewiring": "random"}, args)
