@@ -59,11 +59,13 @@ def test_run_connectivity_is_the_layer_of_the_run(smoke_grid):
 def test_connectivity_panels_one_image_per_strategy_titled_with_its_zero_fibres(smoke_grid):
     folder, results = smoke_grid
     fig = plots.connectivity_panels(folder, PROFILE, "trades", 0.95, layer="dense2")
-    assert isinstance(fig, plt.Figure) and len(fig.axes) == 3
+    # one row per strategy: the whole layer, then its enlarged corner (Issue 15.2)
+    assert isinstance(fig, plt.Figure) and len(fig.axes) == 2 * len(STRATEGY_ORDER)
+    assert all(_images(ax) == 1 for ax in fig.axes)
+    assert all("enlarged" in ax.get_title() for ax in fig.axes[1::2])
     by = {r["config"]["rewiring"]: r for r in results
           if (r["config"]["objective"], r["config"]["sparsity"]) == ("trades", 0.95)}
-    for ax, strategy in zip(fig.axes, STRATEGY_ORDER):
-        assert _images(ax) == 1
+    for ax, strategy in zip(fig.axes[::2], STRATEGY_ORDER):
         zero = by[strategy]["zero_fibres"]["per_layer"]["dense2"]["out"]
         title = ax.get_title()
         assert title.endswith("% zero vectors")
