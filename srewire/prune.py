@@ -200,7 +200,9 @@ def prune_run(source: str | Path, out: str | Path, *, target: float = 0.99, step
                    "provenance": {"n_test": len(data.x_test), "data": data.name,
                                   "threads": torch.get_num_threads(),
                                   "wall_time_s": {"prune": t1 - t0, "fine_tune": t2 - t1}}})
-    result = _round(result)
+    # numbers rounded for the file, the config never (1e-12 must stay 1e-12)
+    rest = _round({k: v for k, v in result.items() if k != "config"})
+    result = {"config": cfg.to_dict(), **rest}
     out.mkdir(parents=True, exist_ok=True)
     save_masks(model, out / MASKS)
     atomic_write_json(out / RESULT, result)

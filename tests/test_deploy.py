@@ -251,3 +251,12 @@ def test_benchmark_record_feeds_the_chapter_tables(tmp_path) -> None:
     other = bench.measure("natural_s0.95_random_seed0", "trained", model,
                           {**cfg, "sparsity": 0.95, "rewiring": "random"}, args)
     assert list(other["latency"]) == ["1"] and other["layer_latency"] == {}
+
+
+def test_committed_prune_results_keep_their_exact_config() -> None:
+    """The pruned networks' result.json holds the trained run's config unrounded, so that it
+    loads back (a rounded revive_value of 0.0 is not a valid config)."""
+    folder = REPO / "results" / "quick" / "prune" / "natural_s0.98to0.99_weight_based_seed0"
+    _, result = deploy.load_network(folder)
+    assert result["config"] == make_config("quick", "natural", 0.98, "weight_based", 0,
+                                           save_weights=True).to_dict()
