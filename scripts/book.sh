@@ -77,7 +77,7 @@ if [ "$profile" = smoke ]; then  # chapter 9's inputs (committed for quick)
     "$PY" -m srewire.prune --profile smoke --seeds 0 --steps 8 --runs "$results/runs" \
         --results "$results" ${data_args[@]+"${data_args[@]}"}
     "$PY" benchmarks/bench_deploy.py --results "$results" --profile smoke --threads 2 \
-        --batches 1 --rounds 1 --no-layers --min-run-time 0.01
+        --batches 1 128 --rounds 1 --min-run-time 0.01
 fi
 
 step "execute the notebooks"

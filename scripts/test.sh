@@ -73,7 +73,7 @@ smoke() {
     "$PY" -m srewire.prune --profile smoke --seeds 0 --steps 8 --runs "$T/smoke-runs" \
         --results "$T/smoke-results" ${data_args[@]+"${data_args[@]}"} || return 1
     "$PY" benchmarks/bench_deploy.py --results "$T/smoke-results" --profile smoke --threads 2 \
-        --batches 1 --rounds 1 --no-layers --min-run-time 0.01 || return 1
+        --batches 1 128 --rounds 1 --min-run-time 0.01 || return 1
     "$PY" tools/book.py execute --profile smoke --out "$T/executed" \
         --results "$T/smoke-results" ${data_args[@]+"${data_args[@]}"}
 }

@@ -87,6 +87,8 @@ def latency_table(record: dict, batch: int, quantity: str = "x dense") -> pd.Dat
                           "ms": 1e3 * lat[v]["median_s"],
                           "MMAC": e["multiply_adds"][v]["total"] / 1e6}[quantity]
         rows.append(row)
+    if not rows:  # no network timed at this batch size
+        return pd.DataFrame(index=pd.Index([], name="network"))
     return pd.DataFrame(rows).set_index("network").round(1 if quantity == "MMAC" else 3)
 
 
