@@ -147,7 +147,7 @@ def fine_tune(model: VGG11, x: torch.Tensor, y: torch.Tensor, *, steps: int, lr:
             with torch.no_grad():
                 for layer, mask in zip(layers, masks):
                     layer.theta[mask] = layer.theta[mask].clamp_min(revive_value)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if len(losses) == steps:
                 break
     model.eval()
