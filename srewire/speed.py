@@ -18,7 +18,8 @@ import pandas as pd
 from .report import ROW_LABELS, STRATEGY_LABELS
 
 __all__ = ["VARIANT_LABELS", "ratio", "load_deploy", "load_prune", "network_label", "latency_table",
-           "layer_table", "latency_chart", "prune_comparison"]
+           "layer_table", "latency_chart", "prune_comparison", "separated", "winners",
+           "machine_note", "batch_summary", "structure_verdict"]
 
 VARIANT_LABELS = {"dense": "dense masked", "channels": "channels removed",
                   "compact": "fibre-compacted", "csr": "CSR sparse",
@@ -143,6 +144,120 @@ def latency_chart(record: dict, kinds: tuple[str, ...] = ("trained", "prune98"))
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
+
+
+def separated(a: dict, b: dict) -> bool:
+    """Whether two latency measurements (``median_s``, ``iqr_s`` of their timed blocks) differ
+    by more than their spread: the medians lie further apart than half the sum of the two
+    interquartile ranges. A difference that fails this is noise on the machine it ran on."""
+    return abs(a["median_s"] - b["median_s"]) > (a["iqr_s"] + b["iqr_s"]) / 2
+
+
+def winners(record: dict, batch: int) -> pd.DataFrame:
+    """Where each representation wins, at one batch size, over the sparse networks timed at
+    it (the dense reference left out): on how many it is the fastest of all five, on how many
+    it is faster than dense masked by more than the spread (:func:`separated`), and its best
+    and median latency relative to dense masked."""
+    nets = [e for e in record["networks"]
+            if e["kind"] != "dense_reference" and str(batch) in e["latency"]]
+    rows = []
+    for v, label in VARIANT_LABELS.items():
+        timed = [e["latency"][str(batch)] for e in nets if v in e["latency"][str(batch)]]
+        if v == "dense" or not timed:
+            continue
+        ratios = [lat[v]["relative_to_dense"] for lat in timed]
+        rows.append({"representation": label,
+                     "fastest on": sum(min(lat, key=lambda k: lat[k]["median_s"]) == v
+                                       for lat in timed),
+                     "faster beyond spread": sum(lat[v]["median_s"] < lat["dense"]["median_s"]
+                                                 and separated(lat[v], lat["dense"])
+                                                 for lat in timed),
+                     "best x dense": min(ratios), "median x dense": float(np.median(ratios))})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame(index=pd.Index([], name="representation"))
+    table = table.set_index("representation").round(3)
+    table.columns = [f"{c} (of {len(nets)})" if c.startswith(("fastest", "faster")) else c
+                     for c in table.columns]
+    return table
+
+
+def machine_note(record: dict) -> str:
+    """One sentence on the machine's load while the benchmark ran: idle or shared, from the
+    1-minute load average before the run against its logical cores."""
+    m = record["machine"]
+    before, after = m["load_average_1min"]["before"], m["load_average_1min"]["after"]
+    load = (f"its 1-minute load average was {before:.1f} before the run and {after:.1f} at its "
+            f"end (the benchmark's own {m['threads']} threads count in the second)")
+    if before < 0.25 * m["logical_cores"]:
+        return f"Nothing else ran on the machine: {load}."
+    return (f"The machine was shared: {load}, so absolute times are noisy and the ratios "
+            f"between variants of one network, measured side by side, are the numbers to read.")
+
+
+def batch_summary(record: dict, batch: int) -> str:
+    """One sentence per batch size, chosen from the timings: which representation is the
+    fastest on most sparse networks, on how many it beats dense masked beyond the spread
+    (:func:`separated`), and its median and best latency relative to dense masked."""
+    nets = [e["latency"][str(batch)] for e in record["networks"]
+            if e["kind"] != "dense_reference" and str(batch) in e["latency"]]
+    if not nets:
+        return f"No sparse network was timed at batch {batch}."
+    fastest = [min(lat, key=lambda k: lat[k]["median_s"]) for lat in nets]
+    top = max(VARIANT_LABELS, key=fastest.count)
+    head = (f"At batch {batch} {VARIANT_LABELS[top]} is the fastest of the five "
+            f"representations on {fastest.count(top)} of the {len(nets)} sparse networks")
+    if top == "dense":
+        others = [v for v in fastest if v != "dense"]
+        if not others:
+            return head + "; every other representation is slower than dense masked there."
+        clear = sum(f != "dense" and separated(lat[f], lat["dense"])
+                    for f, lat in zip(fastest, nets))
+        where = ", ".join(f"{VARIANT_LABELS[v]} on {others.count(v)}"
+                          for v in VARIANT_LABELS if v in others)
+        return (f"{head}; on the others the fastest is {where}, "
+                f"{'on none' if not clear else f'on {clear}'} of them beyond the spread of "
+                f"the timings.")
+    row = winners(record, batch).loc[VARIANT_LABELS[top]]
+    clear = next(n for c, n in row.items() if c.startswith("faster beyond spread"))
+    return (f"{head}, faster than dense masked beyond the spread of the timings on "
+            f"{int(clear)}, at a median of {row['median x dense']:.2f} x dense masked "
+            f"(best {row['best x dense']:.2f} x).")
+
+
+STRUCTURED = ("compact", "channels")
+UNSTRUCTURED = ("csr", "condensed")
+
+
+def structure_verdict(record: dict) -> str:
+    """Whether the structure buys speed that the zeros alone do not: per measurement (a
+    sparse network at one batch size), whether a structured form (fibre-compacted or channels
+    removed) is the fastest of all five, beyond the spread (:func:`separated`) from both
+    dense masked and the best unstructured form (CSR, condensed)."""
+    rows = [(e, b, lat) for e in record["networks"] if e["kind"] != "dense_reference"
+            for b, lat in e["latency"].items() if set(VARIANT_LABELS) <= set(lat)]
+    if not rows:
+        return "No sparse network was timed in all five forms."
+
+    def best(lat: dict, forms: tuple[str, ...]) -> dict:
+        return min((lat[v] for v in forms), key=lambda t: t["median_s"])
+
+    wins, sparse_wins = [], 0
+    for e, b, lat in rows:
+        top = min(lat, key=lambda k: lat[k]["median_s"])
+        clear = separated(lat[top], lat["dense"])
+        if top in STRUCTURED and clear and separated(lat[top], best(lat, UNSTRUCTURED)):
+            wins.append(f"{network_label(e)} at batch {b}")
+        sparse_wins += top in UNSTRUCTURED and clear
+    if not wins:
+        return (f"On none of the {len(rows)} measurements (a network at one batch size) is a "
+                f"structured form (fibre-compacted or channels removed) the fastest beyond the "
+                f"spread of the timings; where a sparse form beats dense masked clearly "
+                f"({sparse_wins} of them), it is an unstructured one (CSR or condensed). On "
+                f"this CPU the structure buys no speed that the zeros alone do not.")
+    return (f"A structured form is the fastest, beyond the spread from dense masked and from "
+            f"the unstructured forms, on {len(wins)} of the {len(rows)} measurements: "
+            f"{'; '.join(sorted(wins))}.")
 
 
 def prune_comparison(record: dict, direct: list[dict], pruned: list[dict], batch: int = 1

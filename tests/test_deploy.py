@@ -260,3 +260,96 @@ def test_committed_prune_results_keep_their_exact_config() -> None:
     _, result = deploy.load_network(folder)
     assert result["config"] == make_config("quick", "natural", 0.98, "weight_based", 0,
                                            save_weights=True).to_dict()
+
+
+def _lat(medians: dict[str, float], iqr: float) -> dict:
+    return {v: {"median_s": m, "iqr_s": iqr, "relative_to_dense": m / medians["dense"]}
+            for v, m in medians.items()}
+
+
+def test_winners_counts_fastest_and_resolved_wins() -> None:
+    """A fabricated record with known medians: which representation is fastest where, and
+    which wins survive the spread (medians further apart than half the summed IQRs)."""
+    from srewire import speed
+
+    variants = {"dense": 1.0, "channels": 0.9, "compact": 0.5, "csr": 2.0, "condensed": 3.0}
+    noisy = {**variants, "compact": 1.2, "channels": 0.95}
+    record = {"networks": [
+        {"kind": "dense_reference", "latency": {"1": _lat({"dense": 0.1}, 0.0)}},
+        {"kind": "trained", "latency": {"1": _lat(variants, 0.01)}},      # compact wins, clear
+        {"kind": "trained", "latency": {"1": _lat(noisy, 0.2)}},          # channels, not clear
+        {"kind": "prune98", "latency": {"128": _lat(variants, 0.01)}}]}   # other batch
+    table = speed.winners(record, 1)
+    assert list(table.columns) == ["fastest on (of 2)", "faster beyond spread (of 2)",
+                                   "best x dense", "median x dense"]
+    assert table.loc["fibre-compacted", "fastest on (of 2)"] == 1
+    assert table.loc["channels removed", "fastest on (of 2)"] == 1
+    assert table.loc["fibre-compacted", "faster beyond spread (of 2)"] == 1
+    assert table.loc["channels removed", "faster beyond spread (of 2)"] == 1  # 0.9 vs 1, iqr .01
+    assert table.loc["CSR sparse", "faster beyond spread (of 2)"] == 0
+    assert table.loc["fibre-compacted", "best x dense"] == 0.5
+    assert table.loc["fibre-compacted", "median x dense"] == pytest.approx(0.85)
+    assert "dense masked" not in table.index
+    assert speed.winners(record, 128).loc["fibre-compacted", "fastest on (of 1)"] == 1
+    assert speed.winners(record, 64).empty
+    assert not speed.separated({"median_s": 1.0, "iqr_s": 0.2}, {"median_s": 0.9, "iqr_s": 0.2})
+    assert speed.separated({"median_s": 1.0, "iqr_s": 0.1}, {"median_s": 0.85, "iqr_s": 0.1})
+
+
+def test_machine_note_says_idle_or_shared() -> None:
+    from srewire import speed
+
+    def record(before: float) -> dict:
+        return {"machine": {"logical_cores": 2, "threads": 2,
+                            "load_average_1min": {"before": before, "after": 2.1}}}
+
+    assert speed.machine_note(record(0.4)).startswith("Nothing else ran")
+    assert speed.machine_note(record(0.6)).startswith("The machine was shared")  # > 1/4 core
+    assert "2.1 at its end" in speed.machine_note(record(0.1))
+
+
+def test_batch_summary_and_structure_verdict_follow_the_timings() -> None:
+    """The chapter's generated sentences on fabricated timings: the winner, its counts, and
+    whether fibre compaction beats CSR anywhere beyond the spread."""
+    from srewire import speed
+
+    net = {"name": "n", "kind": "trained", "objective": "natural", "sparsity": 0.99,
+           "rewiring": "weight_based"}
+    csr_wins = _lat({"dense": 1.0, "channels": 0.9, "compact": 0.8, "csr": 0.3,
+                     "condensed": 0.6}, 0.01)
+    dense_wins = _lat({"dense": 1.0, "channels": 1.1, "compact": 0.5, "csr": 0.52,
+                       "condensed": 2.0}, 0.1)
+    dense_wins["compact"]["median_s"] = dense_wins["csr"]["median_s"] = 3.0
+    csr_noisy = _lat({"dense": 1.0, "channels": 1.2, "compact": 1.1, "csr": 0.95,
+                      "condensed": 1.3}, 0.1)  # fastest, but within the spread of dense
+    record = {"networks": [{**net, "latency": {"1": csr_wins, "128": dense_wins}},
+                           {**net, "rewiring": "random", "latency": {"1": csr_wins}},
+                           {**net, "rewiring": "structured", "latency": {"1": csr_noisy}}]}
+    one = speed.batch_summary(record, 1)
+    assert one.startswith("At batch 1 CSR sparse is the fastest of the five representations "
+                          "on 3 of the 3 sparse networks, faster than dense masked beyond the "
+                          "spread of the timings on 2,")
+    assert "median of 0.30 x" in one
+    assert "every other representation is slower" in speed.batch_summary(record, 128)
+    tie = _lat({"dense": 1.0, "channels": 0.99, "compact": 4.0, "csr": 2.0, "condensed": 6.0},
+               0.05)  # channels fastest by a hair, within the spread
+    record["networks"][1]["latency"]["128"] = tie
+    record["networks"][2]["latency"]["128"] = dense_wins
+    assert speed.batch_summary(record, 128) == (
+        "At batch 128 dense masked is the fastest of the five representations on 2 of the 3 "
+        "sparse networks; on the others the fastest is channels removed on 1, on none of them "
+        "beyond the spread of the timings.")
+    del record["networks"][1]["latency"]["128"], record["networks"][2]["latency"]["128"]
+    assert speed.batch_summary(record, 64).startswith("No sparse network")
+    verdict = speed.structure_verdict(record)
+    assert verdict.startswith("On none of the 4 measurements")
+    assert "(2 of them), it is an unstructured one" in verdict
+    fast = _lat({"dense": 1.0, "channels": 0.9, "compact": 0.2, "csr": 0.3, "condensed": 0.6},
+                0.01)
+    record["networks"][0]["latency"]["1"] = fast
+    verdict = speed.structure_verdict(record)
+    assert verdict.startswith("A structured form is the fastest, beyond the spread from dense "
+                              "masked and from the unstructured forms, on 1 of the 4")
+    assert verdict.endswith("99% natural, Structured weight-based at batch 1.")
+    fast["compact"]["iqr_s"] = 0.5  # no longer clear of CSR
+    assert speed.structure_verdict(record).startswith("On none")
