@@ -84,6 +84,7 @@ glue("torch", m["torch"])
 glue("load_before", f"{m['load_average_1min']['before']:.1f}")
 glue("load_after", f"{m['load_average_1min']['after']:.1f}")
 glue("large_for", s.get("large_batches_for", "all networks").replace("key networks: ", ""))
+glue("machine_note", speed.machine_note(record))
 
 # %% [markdown]
 # ## What was measured
@@ -93,9 +94,7 @@ glue("large_for", s.get("large_batches_for", "all networks").replace("key networ
 # latency of a deployed classifier) and batch 128. Each latency is the median over blocks of
 # `torch.utils.benchmark.Timer.blocked_autorange`, the variants of a network interleaved
 # round by round so that a disturbance hits all of them; the file keeps the interquartile
-# range too. The machine was shared: its 1-minute load average was {glue:text}`load_before`
-# before and {glue:text}`load_after` after the run, so absolute times are noisy, and the
-# ratios between variants of one network (measured side by side) are the numbers to read.
+# range too. {glue:text}`machine_note`
 # The networks carry the seed-0 masks of the grid with random weights: latency depends only
 # on the masks. The run writes its file after every network, most important first; where it
 # was stopped before the end (`complete: False` above), the networks it did not reach are
@@ -127,6 +126,23 @@ speed.latency_table(record, 1)
 
 # %% tags=["hide-input"]
 speed.latency_table(record, 128)
+
+# %% [markdown]
+# ## Where each representation wins
+#
+# Over the sparse networks timed at each batch size: on how many a representation is the
+# fastest of the five, on how many it beats dense masked by more than the spread of the
+# timings (the medians further apart than half the two interquartile ranges summed), and its
+# best and median latency relative to dense masked. Batch 1:
+
+# %% tags=["hide-input"]
+speed.winners(record, 1)
+
+# %% [markdown]
+# Batch 128:
+
+# %% tags=["hide-input"]
+speed.winners(record, 128)
 
 # %% [markdown]
 # The work each representation does: multiply-adds in millions per image, beside the
@@ -166,12 +182,13 @@ print({b: (round(r, 3), v, n) for b, (r, v, n) in best.items()})
 # For the 99 % weight-based network the nonzero weights need {glue:text}`floor_wb` % of the
 # dense multiply-adds, but only {glue:text}`fib_wb` % of its output-axis fibres are empty, so
 # the fibre-compacted model still performs {glue:text}`compact_mac_wb` % of them (the
-# unstructured 99 % network: {glue:text}`fib_rnd` % empty fibres, {glue:text}`compact_mac_rnd`
-# %). At batch 1 its fibre-compacted latency is {glue:text}`compact_wb_1` x that of dense
-# masked, CSR {glue:text}`csr_wb_1` x and condensed {glue:text}`condensed_wb_1` x; at batch 128
-# the ratios are {glue:text}`compact_wb_128`, {glue:text}`csr_wb_128` and
-# {glue:text}`condensed_wb_128`. (For the unstructured network at batch 1: fibre-compacted
-# {glue:text}`compact_rnd_1` x, CSR {glue:text}`csr_rnd_1` x.) Over all networks, the fastest
+# unstructured 99 % network: {glue:text}`fib_rnd` % empty fibres,
+# {glue:text}`compact_mac_rnd` %). At batch 1 the weight-based network's fibre-compacted
+# latency is {glue:text}`compact_wb_1` x that of dense masked, CSR {glue:text}`csr_wb_1` x
+# and condensed {glue:text}`condensed_wb_1` x; at batch 128 the ratios are
+# {glue:text}`compact_wb_128`, {glue:text}`csr_wb_128` and {glue:text}`condensed_wb_128`.
+# (For the unstructured network at batch 1: fibre-compacted {glue:text}`compact_rnd_1` x, CSR
+# {glue:text}`csr_rnd_1` x.) Over all networks, the fastest
 # representation at batch 1 is {glue:text}`best_variant_1` on the {glue:text}`best_net_1`
 # network, at {glue:text}`best_1` x dense masked; at batch 128 {glue:text}`best_variant_128`
 # on {glue:text}`best_net_128`, at {glue:text}`best_128` x.
@@ -182,8 +199,8 @@ print({b: (round(r, 3), v, n) for b, (r, v, n) in best.items()})
 # per image; latency relative to the same layer's dense masked form). The first convolutions
 # are the least sparse layers (their initial densities are 0.6 and 0.2), and at 32 x 32 and
 # 16 x 16 positions they hold most of the remaining multiply-adds. Single layers take
-# fractions of a millisecond at batch 1, so on a loaded machine their ratios carry large
-# noise (a factor far from 1 in one layer that the multiply-adds do not explain is noise):
+# fractions of a millisecond at batch 1, so their ratios are noisier than the end-to-end ones
+# (the file keeps each layer's interquartile range):
 
 # %% tags=["hide-input"]
 speed.layer_table(record, wb99["name"], 1)
@@ -258,6 +275,9 @@ verdict = (f"Leaving out the empty fibres of the 99 % weight-based network as tr
            f"{compact_ratio(pr98):.2f} x and {compact_ratio(pr98, '128'):.2f} x.")
 glue("verdict", verdict)
 print(verdict)
+for b in s["batches"]:
+    glue(f"summary_{b}", speed.batch_summary(record, b))
+glue("structure_verdict", speed.structure_verdict(record))
 
 # %% tags=["remove-cell"]
 for tag, e in (("wb", wb99), ("p", pr98)):
@@ -285,22 +305,29 @@ for tag, e in (("wb", wb99), ("p", pr98)):
 # structure, which is the direction the thesis's Discussion points to, but at this scale it
 # still leaves a large factor to the floor.
 #
-# The timings add what the counts hide. At batch 128, where the spread between blocks is
-# smaller (interquartile range {glue:text}`iqr_wb_128` % of the median for dense masked), the
-# dense convolution wins: relative to it the 99 % weight-based network runs fibre-compacted
-# at {glue:text}`wb_compact_128` x, channels removed at {glue:text}`wb_channels_128` x, CSR at
-# {glue:text}`wb_csr_128` x and condensed at {glue:text}`wb_condensed_128` x; the pruned
-# network at {glue:text}`p_compact_128`, {glue:text}`p_channels_128`, {glue:text}`p_csr_128`
-# and {glue:text}`p_condensed_128` x. A dense convolution on this CPU is a tuned kernel;
-# gathering patches and sparse products are bound by memory traffic, so CSR and the condensed
-# form do the fewest multiply-adds and still cost more. At batch 1 the medians are lower for
-# several representations (weight-based: fibre-compacted {glue:text}`wb_compact_1` x, CSR
-# {glue:text}`wb_csr_1` x), but the interquartile range of dense masked was
-# {glue:text}`iqr_wb_1` % of its median on this shared machine, and the per-layer ratios above
-# jump by factors that no representation explains; these batch-1 differences are not resolved
-# by this run. The thesis's "blazingly fast" deployment is not what the structure of these
-# networks buys on this CPU: at most a modest gain, where the noise lets one be seen, and
-# only once whole fibres are removed.
+# The timings add what the counts hide. {glue:text}`summary_128` Relative to dense masked at
+# batch 128, the 99 % weight-based network runs fibre-compacted at {glue:text}`wb_compact_128`
+# x, channels removed at {glue:text}`wb_channels_128` x, CSR at {glue:text}`wb_csr_128` x and
+# condensed at {glue:text}`wb_condensed_128` x; the pruned network at
+# {glue:text}`p_compact_128`, {glue:text}`p_channels_128`, {glue:text}`p_csr_128` and
+# {glue:text}`p_condensed_128` x (interquartile range of dense masked:
+# {glue:text}`iqr_wb_128` % of its median). {glue:text}`summary_1`
+#
+# CSR uses every zero weight and needs no structure: at batch 1 it runs the unstructured 99 %
+# network at {glue:text}`csr_rnd_1` x and the weight-based one at {glue:text}`wb_csr_1` x
+# (interquartile range of dense masked: {glue:text}`iqr_wb_1` % of its median). Fibre
+# compaction, the form the thesis argues for, reaches {glue:text}`wb_compact_1` x for the
+# weight-based network as trained and {glue:text}`p_compact_1` x once it is pruned with the
+# structure in mind (CSR on the pruned network: {glue:text}`p_csr_1` x).
+# {glue:text}`structure_verdict`
+#
+# That is what this run says about the thesis's promise at this scale. Two limits of the
+# measurement: it is one CPU with torch's own kernels (a GPU or a dedicated sparse inference
+# engine may rank the forms differently), and the `quick` networks train for 5 epochs; the
+# thesis's 100-epoch networks leave more fibres empty (the whole 99 % network: 2.066 / 7.45 /
+# 11.77 % for unstructured / structured / weight-based, Thesis Table 1; its layer 8: 6.25 /
+# 15.87 / 22.56 %, Thesis Figures 12-14), which `--profile paper` will show once those runs
+# exist.
 #
 # Reproduce: `python -m srewire.prune --seeds 0 1 --data DATA --steps 128` (trains the two
 # 98 % networks when their runs are missing), then `python benchmarks/bench_deploy.py` on an

@@ -252,7 +252,7 @@ def structure_verdict(record: dict) -> str:
     if not wins:
         return (f"On none of the {len(rows)} measurements (a network at one batch size) is a "
                 f"structured form (fibre-compacted or channels removed) the fastest beyond the "
-                f"spread of the timings; where a sparse form beats dense masked clearly "
+                f"spread of the timings; where the fastest form beats dense masked clearly "
                 f"({sparse_wins} of them), it is an unstructured one (CSR or condensed). On "
                 f"this CPU the structure buys no speed that the zeros alone do not.")
     return (f"A structured form is the fastest, beyond the spread from dense masked and from "

@@ -9,6 +9,7 @@ carries a path of the machine it was made on; Jupyter Book stays below 2.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import re
 import shutil
@@ -80,6 +81,16 @@ def test_notebook_pair_in_sync(name):
         f"notebooks/{name}.py: the header needs a python3 kernelspec"
     formats = text.metadata.get("jupytext", {}).get("formats", "")
     assert formats == "ipynb,py:percent", f"notebooks/{name}.py: formats is {formats!r}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_no_prose_line_is_a_myst_comment(name):
+    """MyST drops a markdown line that starts with '%' as a comment, so a wrapped sentence
+    whose line begins with '% of ...' silently loses that line in the book."""
+    nb = jupytext.read(ROOT / "notebooks" / f"{name}.py", fmt="py:percent")
+    lost = [(i, line) for i, cell in enumerate(nb.cells) if cell.cell_type == "markdown"
+            for line in cell.source.splitlines() if line.lstrip().startswith("%")]
+    assert not lost, f"notebooks/{name}.py: markdown lines MyST reads as comments: {lost}"
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -321,3 +332,21 @@ def test_no_absolute_machine_paths():
         if found:
             offenders.append(f"{path.relative_to(ROOT)}: {', '.join(found)}")
     assert not offenders, "absolute machine paths in repository files:\n" + "\n".join(offenders)
+
+
+def test_update_notebooks_keeps_cell_ids(tmp_path, monkeypatch):
+    """Writing executed outputs back (tools/book.py update-notebooks) keeps the committed
+    cell ids, so a notebook whose outputs did not change is written back byte for byte."""
+    book = _book_tool()
+    name = NOTEBOOKS[0]
+    notebooks, executed = tmp_path / "notebooks", tmp_path / "executed" / "notebooks"
+    notebooks.mkdir()
+    executed.mkdir(parents=True)
+    for suffix in (".py", ".ipynb"):
+        shutil.copy(ROOT / "notebooks" / f"{name}{suffix}", notebooks / f"{name}{suffix}")
+    shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", executed / f"{name}.ipynb")
+    monkeypatch.setattr(book, "NOTEBOOKS", notebooks)
+    monkeypatch.setattr(book, "toc_notebooks", lambda toc=None: [name])
+    before = (notebooks / f"{name}.ipynb").read_bytes()
+    assert book.cmd_update_notebooks(argparse.Namespace(executed=str(executed.parent))) == 0
+    assert (notebooks / f"{name}.ipynb").read_bytes() == before

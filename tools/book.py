@@ -425,9 +425,12 @@ def cmd_update_notebooks(args: argparse.Namespace) -> int:
     for name, py, text, run in plans:
         before = _digest(py)
         # Inputs and cell metadata come from the .py (as `jupytext --sync` would write them),
-        # outputs from the executed notebook.
+        # outputs and cell ids from the executed notebook (its ids are the committed ones, so
+        # a notebook whose outputs did not change is written back unchanged).
         new = text
         for cell, done in zip(new.cells, run.cells):
+            if "id" in done:
+                cell.id = done.id
             if cell.cell_type == "code":
                 cell.outputs = [nbformat.from_dict(_scrub(dict(o), pairs)) for o in done.outputs]
                 cell.execution_count = done.get("execution_count")
