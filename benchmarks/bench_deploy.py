@@ -192,7 +192,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed of the grid masks timed")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 128])
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds per measurement")
     p.add_argument("--min-run-time", type=float, default=0.05)
     p.add_argument("--no-layers", dest="layers", action="store_false",
                    help="end to end only (no per-layer timings)")
