@@ -126,8 +126,9 @@ def measure(name: str, kind: str, model: VGG11, cfg: dict, args: argparse.Namesp
     nets = {v: deploy.build(specs, v) for v in variants}
     g = torch.Generator().manual_seed(0)
     x_check = torch.rand(4, 3, 32, 32, generator=g)
-    ref = model(x_check)
-    diffs = {v: float((net(x_check) - ref).abs().max()) for v, net in nets.items()}
+    with torch.no_grad():
+        ref = model(x_check)
+        diffs = {v: float((net(x_check) - ref).abs().max()) for v, net in nets.items()}
     macs = deploy.multiply_adds(specs)
     macs = {v: {**d, "total": sum(d.values())} for v, d in macs.items()
             if v in variants or v == "nonzero"}

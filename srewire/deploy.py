@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,7 +149,9 @@ class _CSR(nn.Module):
     def __init__(self, spec: LayerSpec) -> None:
         super().__init__()
         self.spec = spec
-        self.weight = spec.weight.reshape(spec.weight.shape[0], -1).to_sparse_csr()
+        with warnings.catch_warnings():  # torch flags its CSR support as beta, once
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            self.weight = spec.weight.reshape(spec.weight.shape[0], -1).to_sparse_csr()
         self.bias = spec.bias[:, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from srewire import plots, render, report
+from srewire import __version__, plots, render, report
 from srewire.config import make_config
 from srewire.runs import GRID, MASKS, STRATEGY_ORDER, grid_configs, run_name
 
@@ -36,7 +36,8 @@ def _result(profile: str, objective: str, sparsity: float, rewiring: str, seed: 
          "rewiring_stats": {"revived_per_step_mean": [10.0]},
          "provenance": {"wall_time_s": {"train": 60.0, "eval": 6.0, "total": 66.0},
                         "steps": 100 * cfg["epochs"], "n_train": cfg["n_train"] or 50_000,
-                        "device": "synthetic", "git_commit": None, "data": "synthetic"}}
+                        "device": "synthetic", "git_commit": None, "data": "synthetic",
+                        "versions": {"srewire": __version__}}}
     if objective == "trades":
         r["robustness"] = {"clean_accuracy": clean + 1}
     return r
