@@ -153,22 +153,32 @@ def separated(a: dict, b: dict) -> bool:
     return abs(a["median_s"] - b["median_s"]) > (a["iqr_s"] + b["iqr_s"]) / 2
 
 
+def _sparse_timings(record: dict, batch: int) -> list[dict]:
+    """The latencies at ``batch`` of every sparse network timed at it (dense reference left
+    out), one ``{variant: measurement}`` per network."""
+    return [e["latency"][str(batch)] for e in record["networks"]
+            if e["kind"] != "dense_reference" and str(batch) in e["latency"]]
+
+
+def _fastest(lat: dict) -> str:
+    """The variant with the lowest median latency in one ``{variant: measurement}``."""
+    return min(lat, key=lambda v: lat[v]["median_s"])
+
+
 def winners(record: dict, batch: int) -> pd.DataFrame:
     """Where each representation wins, at one batch size, over the sparse networks timed at
     it (the dense reference left out): on how many it is the fastest of all five, on how many
     it is faster than dense masked by more than the spread (:func:`separated`), and its best
     and median latency relative to dense masked."""
-    nets = [e for e in record["networks"]
-            if e["kind"] != "dense_reference" and str(batch) in e["latency"]]
+    nets = _sparse_timings(record, batch)
     rows = []
     for v, label in VARIANT_LABELS.items():
-        timed = [e["latency"][str(batch)] for e in nets if v in e["latency"][str(batch)]]
+        timed = [lat for lat in nets if v in lat]
         if v == "dense" or not timed:
             continue
         ratios = [lat[v]["relative_to_dense"] for lat in timed]
         rows.append({"representation": label,
-                     "fastest on": sum(min(lat, key=lambda k: lat[k]["median_s"]) == v
-                                       for lat in timed),
+                     "fastest on": sum(_fastest(lat) == v for lat in timed),
                      "faster beyond spread": sum(lat[v]["median_s"] < lat["dense"]["median_s"]
                                                  and separated(lat[v], lat["dense"])
                                                  for lat in timed),
@@ -199,11 +209,10 @@ def batch_summary(record: dict, batch: int) -> str:
     """One sentence per batch size, chosen from the timings: which representation is the
     fastest on most sparse networks, on how many it beats dense masked beyond the spread
     (:func:`separated`), and its median and best latency relative to dense masked."""
-    nets = [e["latency"][str(batch)] for e in record["networks"]
-            if e["kind"] != "dense_reference" and str(batch) in e["latency"]]
+    nets = _sparse_timings(record, batch)
     if not nets:
         return f"No sparse network was timed at batch {batch}."
-    fastest = [min(lat, key=lambda k: lat[k]["median_s"]) for lat in nets]
+    fastest = [_fastest(lat) for lat in nets]
     top = max(VARIANT_LABELS, key=fastest.count)
     head = (f"At batch {batch} {VARIANT_LABELS[top]} is the fastest of the five "
             f"representations on {fastest.count(top)} of the {len(nets)} sparse networks")
@@ -244,7 +253,7 @@ def structure_verdict(record: dict) -> str:
 
     wins, sparse_wins = [], 0
     for e, b, lat in rows:
-        top = min(lat, key=lambda k: lat[k]["median_s"])
+        top = _fastest(lat)
         clear = separated(lat[top], lat["dense"])
         if top in STRUCTURED and clear and separated(lat[top], best(lat, UNSTRUCTURED)):
             wins.append(f"{network_label(e)} at batch {b}")
