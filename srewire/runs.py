@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from . import __version__
+from . import TRAINING_VERSION, __version__
 from .attacks import accuracy, robustness
 from .config import (DEFAULT_SEEDS, PROFILES, STRATEGIES, Config, check_choice, check_seeds,
                      from_dict, make_config)
@@ -49,7 +49,7 @@ from .rng import make_generator
 from .train import SGDW, TrainStep, TrainingDiverged, train_epoch
 from .weightfiles import load_masks, load_weights, save_masks, save_weights
 
-__all__ = ["run", "evaluate", "run_name", "GRID", "grid_configs", "ensure_grid",
+__all__ = ["run", "evaluate", "run_name", "tracked_steps", "GRID", "grid_configs", "ensure_grid",
            "load_results", "load_masks", "load_weights", "save_masks", "save_weights",
            "demo_model", "grid_row", "missing_runs", "keeps_weights", "RunError"]
 
@@ -323,6 +323,33 @@ def _record_epoch(tr: _Training, cfg: Config, epoch: int, stats: Any, test_acc: 
         rw["revived_first_epoch"] = stats.revived_per_step
 
 
+def tracked_steps(total_steps: int, per_decade: int = 8) -> list[int]:
+    """The steps after which ``track_structure`` records the zero-fibre percentage: about
+    ``per_decade`` steps per decade, evenly spaced on a logarithmic axis, and the last step
+    (the epoch ends are recorded separately)."""
+    steps, k = set(), 0
+    while (s := round(10 ** (k / per_decade))) <= total_steps:
+        steps.add(s)
+        k += 1
+    return sorted(steps | {total_steps})
+
+
+def _structure_tracker(tr: _Training, cfg: Config) -> Callable[[int], None] | None:
+    """``track_structure``: a callback that records the output-axis zero-fibre percentage
+    against the run's rewiring steps (one per optimiser step) in the checkpointed state."""
+    if not cfg.track_structure:
+        return None
+    wanted = set(tracked_steps(tr.total_steps))
+    record = tr.state["curves"].setdefault("zero_fibres_out_by_step", {"step": [], "out": []})
+
+    def after_step(n: int) -> None:
+        if n in wanted and (not record["step"] or record["step"][-1] < n):
+            record["step"].append(n)
+            record["out"].append(fibre_report(tr.model)["global"]["out"])
+
+    return after_step
+
+
 def _keep_best(tr: _Training, cfg: Config, epoch: int, test_acc: float) -> None:
     """The model that ``checkpoint="best_clean"`` evaluates (the predecessor's choice)."""
     if cfg.checkpoint == "best_clean" and test_acc > tr.state["best"]["accuracy"]:
@@ -346,6 +373,7 @@ def _train(tr: _Training, cfg: Config, data: Data, out: Path, quiet: bool) -> No
     trainer = TrainStep(tr.model, tr.optimizer, tr.rewirer, cfg, generator=tr.generator)
     t_train = time.perf_counter()
     epochs = range(tr.state["epoch"], cfg.epochs)
+    tracker = _structure_tracker(tr, cfg)
     bar = _bar(quiet, "epochs", leave=True)
     for epoch in (bar(epochs, total=len(epochs)) if bar else epochs):
         try:
@@ -353,7 +381,7 @@ def _train(tr: _Training, cfg: Config, data: Data, out: Path, quiet: bool) -> No
                                 cfg, step=epoch * tr.steps_per_epoch,
                                 total_steps=tr.total_steps, generator=tr.generator,
                                 progress=_bar(quiet, f"epoch {epoch + 1}"),
-                                trainer=trainer)
+                                trainer=trainer, after_step=tracker)
         except TrainingDiverged as exc:
             kept = (f"the last good checkpoint (after epoch {epoch}) is kept in {out}" if epoch
                     else "no epoch finished, so there is no last good checkpoint")
@@ -396,7 +424,8 @@ def _provenance(tr: _Training, cfg: Config, data: Data, dev: torch.device,
     """Phase 8: where the result came from: code, versions, device, data, time."""
     rw, train_seconds = tr.state["rewiring"], tr.state["elapsed"]
     return {
-        "git_commit": _git_commit(), "versions": _versions(), "device": _device_name(dev),
+        "git_commit": _git_commit(), "training_version": TRAINING_VERSION,
+        "versions": _versions(), "device": _device_name(dev),
         "precision": precision_provenance(cfg.precision, cfg.eval_precision, dev),
         "seed": cfg.seed, "data": data.name, "data_sha256": data.sha256,
         "n_train": len(data.x_train), "n_test": len(data.x_test), "steps": tr.total_steps,

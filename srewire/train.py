@@ -346,13 +346,15 @@ def train_epoch(model: nn.Module, optimizer: SGDW, rewirer: Rewirer, x: torch.Te
                 y: torch.Tensor, cfg: Config, *, step: int, total_steps: int,
                 generator: torch.Generator, check_every: int = 100,
                 progress: Callable | None = None, precision: str | Precision | None = None,
-                trainer: TrainStep | None = None) -> EpochStats:
+                trainer: TrainStep | None = None,
+                after_step: Callable[[int], None] | None = None) -> EpochStats:
     """One pass over the (shuffled, augmented) training set; returns its statistics.
 
     ``step`` is the global 0-based index of the epoch's first step. ``precision`` overrides
     ``cfg.precision``. ``trainer`` is the run's :class:`TrainStep`: pass the same one every
     epoch (a captured graph, and an fp16 gradient scaler's scale, live in it); without it a
-    new one is made for this epoch. Raises
+    new one is made for this epoch. ``after_step(n)`` is called after the ``n``-th step of the
+    run (1-based, global) and may only read the model (the structure tracking). Raises
     :class:`TrainingDiverged` if the loss stops being finite.
     """
     if trainer is None:
@@ -371,6 +373,8 @@ def train_epoch(model: nn.Module, optimizer: SGDW, rewirer: Rewirer, x: torch.Te
             trainer.captured(xb, yb, lr, wd)
         else:
             stats.rewire_seconds += trainer.eager(xb, yb, lr, wd)[2]
+        if after_step is not None:
+            after_step(step + i + 1)
         if (i + 1) % check_every == 0 and not bool(trainer.sums["finite"]):
             raise TrainingDiverged(f"the training loss became NaN or infinite at step "
                                    f"{step + i + 1}")

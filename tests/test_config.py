@@ -87,10 +87,21 @@ def test_profile_sizes_cannot_be_bypassed():
     """The experiment's choices are arguments, so the profile's sizes follow them."""
     cfg = make_config("quick", "trades")
     assert (cfg.n_train, cfg.epochs) == (4_096, 4)  # quick TRADES sizes, not quick natural's
+    cfg = make_config("long", "trades")
+    assert (cfg.n_train, cfg.epochs) == (38_400, 4)  # long TRADES: at least 4 epochs
+
+
+def test_long_profile_is_the_issued_setup():
+    """long: all of CIFAR-10, full width, tracked structure, exact weights, PGD on 1,000."""
+    cfg = make_config("long", "natural", 0.99, "structured", 0)
+    assert (cfg.n_train, cfg.n_test, cfg.width, cfg.batch_size) == (None, None, 1.0, 128)
+    assert (cfg.precision, cfg.track_structure, cfg.save_weights) == ("auto", True, True)
+    assert cfg.epochs > make_config("quick").epochs and cfg.lr == 0.1
+    assert make_config("long", "trades", 0.95).n_robust >= 1_000
 
 
 def test_load_grid_checks_its_arguments_like_the_cli(tmp_path):
-    with pytest.raises(ConfigError, match=r"^profile must be one of smoke, quick, paper; "
+    with pytest.raises(ConfigError, match=r"^profile must be one of smoke, quick, long, paper; "
                                           r"got 'huge'$"):
         report.load_grid("huge", tmp_path)
     with pytest.raises(ConfigError, match=r"^seeds must be a non-empty list of non-negative "

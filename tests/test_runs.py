@@ -137,7 +137,7 @@ def test_diverging_loss_stops_with_a_message_and_keeps_the_checkpoint(tmp_path, 
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--profile", "huge"], "--profile: invalid choice: 'huge' (choose from 'smoke', 'quick', 'paper')"),
+    (["--profile", "huge"], "--profile: invalid choice: 'huge' (choose from 'smoke', 'quick', 'long', 'paper')"),
     (["--rewiring", "magnitude"], "--rewiring: invalid choice: 'magnitude' (choose from 'random', 'structured', 'weight_based')"),
     (["--objective", "madry"], "--objective: invalid choice: 'madry' (choose from 'natural', 'trades')"),
     (["--sparsity", "1"], "--sparsity: must be in the open interval (0, 1), got 1"),
@@ -173,7 +173,7 @@ def test_missing_data_and_unwritable_output(tmp_path):
 def test_config_errors_name_the_parameter():
     with pytest.raises(ConfigError, match="sparsity must be a number in the open interval"):
         make_config("smoke", sparsity=1.0)
-    with pytest.raises(ConfigError, match="profile must be one of smoke, quick, paper"):
+    with pytest.raises(ConfigError, match="profile must be one of smoke, quick, long, paper"):
         make_config("tiny")
     with pytest.raises(ConfigError, match="rng must be one of host, device; got 'gpu'"):
         make_config("smoke", rng="gpu")
