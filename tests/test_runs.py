@@ -94,7 +94,7 @@ def _same_results(a: Path, b: Path) -> None:
 def test_interrupted_run_resumes_to_identical_results(tmp_path, synthetic_root, how):
     args = ["run", "--profile", "smoke", "--objective", "trades", "--sparsity", "0.9",
             "--rewiring", "weight_based", "--data", str(synthetic_root), "--quiet",
-            "--set", "epochs=4", "--set", "n_train=512"]
+            "--set", "epochs=4", "--set", "n_train=512", "--set", "track_structure=True"]
     ref = cli(*args, "--out", str(tmp_path / "ref"))
     assert ref.returncode == 0, ref.stderr
     out = tmp_path / "cut"

@@ -1,0 +1,224 @@
+"""Structure over training: the zero-fibre percentage against rewiring steps (Thesis §4.1).
+
+The thesis reports the percentage of all-zero lowest-dimensional vectors (here: zero fibres
+along the output axis, :mod:`srewire.metrics`) once, after 100 epochs. A reduced run stops
+much earlier, so the question the book has to answer is whether that percentage is still
+growing when a run ends, and how fast. Runs with ``track_structure`` record it at about eight
+log-spaced steps per decade (:func:`srewire.runs.tracked_steps`) and after every epoch; one
+rewiring step follows every optimiser step, so steps and rewiring steps are the same count.
+
+* :func:`curve` reads one run's record, :func:`final_point` the end point of any run;
+* :func:`late_trend` fits the growth per decade of steps over the last decade of a cell's
+  runs: with two or more seeds from the spread of the per-seed slopes (Student's t), with one
+  seed from the scatter of its points around the line (which understates the uncertainty: the
+  points of one run are not independent), and says which;
+* :func:`extrapolate` carries that trend to the thesis's step count, labelled as an
+  extrapolation, with the trend's interval;
+* :func:`figure` draws one grid cell: quick and long curves per strategy, seed bands, and the
+  thesis's value at its step count.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .intervals import t_quantile
+from .report import ROW_LABELS, STRATEGY_LABELS, THESIS
+from .runs import STRATEGY_ORDER
+
+__all__ = ["THESIS_STEPS", "curve", "final_point", "Trend", "late_trend", "extrapolate",
+           "figure", "trend_sentence"]
+
+#: Steps of a thesis run: 100 epochs of ceil(50,000 / 128) = 391 batches (the predecessor's
+#: Keras loop keeps the incomplete last batch; this package drops it, 390 per epoch).
+THESIS_STEPS = 39_100
+COLOURS = dict(zip(STRATEGY_ORDER, ("tab:blue", "tab:orange", "tab:green")))
+
+
+def curve(result: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, zero-fibre %) of one run: the log-spaced record and the epoch ends, merged
+    and sorted; empty arrays for a run that did not track its structure."""
+    curves = result.get("curves") or {}
+    points: dict[int, float] = {}
+    by_step = curves.get("zero_fibres_out_by_step") or {}
+    points.update(zip(by_step.get("step", []), by_step.get("out", [])))
+    per_epoch = curves.get("zero_fibres_out") or []
+    if per_epoch:
+        steps_per_epoch = result["provenance"]["steps"] // result["config"]["epochs"]
+        points.update({steps_per_epoch * (e + 1): v for e, v in enumerate(per_epoch)})
+    steps = np.array(sorted(points), dtype=float)
+    return steps, np.array([points[int(s)] for s in steps], dtype=float)
+
+
+def final_point(result: dict) -> tuple[int, float]:
+    """(steps trained, zero-fibre % of the final network) of any run."""
+    return result["provenance"]["steps"], result["zero_fibres"]["global"]["out"]
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Growth of the zero-fibre percentage per decade of steps over ``[start, end]`` steps.
+
+    ``basis`` says where the interval comes from: "seeds" (t over per-seed slopes) or "one run"
+    (the fit's residuals; the points of one run are correlated, so it is too narrow)."""
+
+    slope: float          # percentage points per tenfold increase of the steps
+    half_width: float     # of the 95 % interval of the slope (nan: not estimable)
+    start: int
+    end: int
+    end_value: float      # mean zero-fibre % at ``end`` over the seeds
+    n_seeds: int
+    basis: str
+
+    @property
+    def low(self) -> float:
+        return self.slope - self.half_width
+
+    @property
+    def high(self) -> float:
+        return self.slope + self.half_width
+
+    @property
+    def rising(self) -> bool | None:
+        """True: the interval lies above zero; False: below zero; None: not resolved."""
+        if math.isnan(self.half_width):
+            return None
+        return True if self.low > 0 else False if self.high < 0 else None
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, int]:
+    """Least-squares slope of y on x, its standard error and the residual degrees of
+    freedom."""
+    n = len(x)
+    xc = x - x.mean()
+    sxx = float((xc ** 2).sum())
+    slope = float((xc * (y - y.mean())).sum() / sxx)
+    resid = y - y.mean() - slope * xc
+    df = n - 2
+    se = math.sqrt(float((resid ** 2).sum()) / df / sxx) if df > 0 else float("nan")
+    return slope, se, df
+
+
+def late_trend(results: Iterable[dict], decades: float = 1.0) -> Trend | None:
+    """The growth per decade over the last ``decades`` decades of steps of one cell's runs
+    (same profile, objective, sparsity and strategy; one run per seed). None when no run has
+    at least three tracked points in that window."""
+    slopes, ends, window = [], [], None
+    pooled: tuple[float, float, int] | None = None
+    for r in results:
+        steps, values = curve(r)
+        if not len(steps):
+            continue
+        end = int(steps[-1])
+        keep = steps >= end / 10 ** decades
+        if keep.sum() < 3:
+            continue
+        fit = _fit(np.log10(steps[keep]), values[keep])
+        slopes.append(fit[0])
+        ends.append(float(values[-1]))
+        window = (int(steps[keep][0]), end)
+        pooled = fit
+    if not slopes or window is None:
+        return None
+    if len(slopes) >= 2:
+        se = statistics.stdev(slopes) / math.sqrt(len(slopes))
+        half = t_quantile(len(slopes) - 1) * se
+        basis = "seeds"
+    else:
+        assert pooled is not None
+        _, se, df = pooled
+        half = t_quantile(df) * se if df > 0 and not math.isnan(se) else float("nan")
+        basis = "one run"
+    return Trend(statistics.fmean(slopes), half, window[0], window[1], statistics.fmean(ends),
+                 len(slopes), basis)
+
+
+def extrapolate(trend: Trend, to: int = THESIS_STEPS) -> tuple[float, float, float]:
+    """The trend carried on, linearly in log10(steps), from its last step to ``to`` steps:
+    (value, low, high) with the slope's 95 % interval. An extrapolation, not a measurement:
+    the thesis's run also has its learning-rate drops at other steps."""
+    decades = math.log10(to / trend.end)
+    value = trend.end_value + trend.slope * decades
+    if math.isnan(trend.half_width):
+        return value, float("nan"), float("nan")
+    return value, trend.end_value + trend.low * decades, trend.end_value + trend.high * decades
+
+
+def trend_sentence(trend: Trend | None, label: str) -> str:
+    """One sentence on a cell's late trend and its extrapolation, in words for every case."""
+    if trend is None:
+        return f"{label}: no tracked run yet."
+    seeds = f"{trend.n_seeds} seeds" if trend.basis == "seeds" else \
+        "one run (interval from the scatter of its points, too narrow)"
+    growth = (f"{trend.slope:+.3f} points per tenfold steps between steps {trend.start:,} and "
+              f"{trend.end:,}")
+    if math.isnan(trend.half_width):
+        return f"{label}: {growth} ({seeds}; no interval)."
+    state = {True: "still rising", False: "falling",
+             None: "not distinguishable from flat"}[trend.rising]
+    value, low, high = extrapolate(trend)
+    return (f"{label}: {trend.end_value:.3f} % at step {trend.end:,}, {state}, {growth} (95 % "
+            f"interval [{trend.low:+.3f}, {trend.high:+.3f}], {seeds}); extrapolated to "
+            f"{THESIS_STEPS:,} steps: {value:.2f} % [{low:.2f}, {high:.2f}] (an "
+            f"extrapolation, not a measurement).")
+
+
+def _band(runs: Sequence[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Steps common to all runs, and the mean, minimum and maximum over the runs there."""
+    series = [curve(r) for r in runs]
+    series = [s for s in series if len(s[0])]
+    common = sorted(set.intersection(*(set(s[0].tolist()) for s in series))) if series else []
+    if not common:
+        return (np.array([]),) * 4
+    stacked = np.array([[dict(zip(s[0].tolist(), s[1]))[c] for c in common] for s in series])
+    return np.array(common), stacked.mean(0), stacked.min(0), stacked.max(0)
+
+
+def figure(results: Iterable[dict], objective: str, sparsity: float) -> plt.Figure:
+    """Zero-fibre % against rewiring steps (log axis) for one grid cell: per strategy and
+    profile the mean over seeds (line) and the seeds' range (band) where runs tracked their
+    structure, the final networks (markers) where they did not, and the thesis's value at
+    :data:`THESIS_STEPS` (star)."""
+    runs = [r for r in results if r["config"]["objective"] == objective
+            and math.isclose(r["config"]["sparsity"], sparsity)]
+    fig, ax = plt.subplots(figsize=(7.0, 4.4))
+    styles = {"quick": ":", "long": "-", "paper": "--"}
+    thesis = THESIS["zero_fibres"].get((objective, sparsity))
+    for rw in STRATEGY_ORDER:
+        colour = COLOURS[rw]
+        for profile in styles:
+            cell = [r for r in runs if r["config"]["rewiring"] == rw
+                    and r["config"].get("profile") == profile]
+            if not cell:
+                continue
+            label = f"{STRATEGY_LABELS[rw]}, {profile} ({len(cell)} seed" + \
+                ("s)" if len(cell) > 1 else ")")
+            steps, mean, low, high = _band(cell)
+            if len(steps):
+                ax.plot(steps, mean, styles[profile], color=colour, lw=1.8, label=label)
+                if len(cell) > 1:
+                    ax.fill_between(steps, low, high, color=colour, alpha=0.2, lw=0)
+            else:
+                pts = [final_point(r) for r in cell]
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o", mfc="none",
+                        color=colour, ms=7, label=label)
+        if thesis is not None:
+            ax.plot([THESIS_STEPS], [thesis[STRATEGY_ORDER.index(rw)]], "*", color=colour,
+                    ms=13, mec="black", mew=0.6,
+                    label=f"{STRATEGY_LABELS[rw]}, thesis (100 epochs)")
+    ax.set_xscale("log")
+    ax.set_xlabel("rewiring steps (one per optimiser step)", fontsize=11)
+    ax.set_ylabel("zero fibres, % (output axis)", fontsize=11)
+    ax.tick_params(labelsize=10)
+    ax.set_title(ROW_LABELS.get((objective, sparsity), f"{objective} {sparsity:g}"),
+                 fontsize=12)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=9, loc="upper left", frameon=False)
+    fig.tight_layout()
+    return fig
