@@ -167,7 +167,7 @@ def fmt(stat: Stat, digits: int = 2, n: int | None = None) -> str:
     return text if n is None or stat.n == n else f"{text} (n={stat.n})"
 
 
-PROFILE_ORDER = ("smoke", "quick", "paper")
+PROFILE_ORDER = ("smoke", "quick", "long", "paper")
 
 
 def profile_of(result: dict) -> str:
@@ -176,7 +176,7 @@ def profile_of(result: dict) -> str:
 
 
 def by_profile(results: list[dict]) -> dict[str, list[dict]]:
-    """The results split by profile, in the order smoke, quick, paper (others after)."""
+    """The results split by profile, in the order smoke, quick, long, paper (others after)."""
     out: dict[str, list[dict]] = {}
     for r in results:
         out.setdefault(profile_of(r), []).append(r)

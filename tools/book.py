@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 TOC = ROOT / "_toc.yml"
-PROFILES = ("smoke", "quick", "paper")
+PROFILES = ("smoke", "quick", "long", "paper")
 # The parameters every notebook's `parameters` cell defines, with their conventional defaults.
 PARAMETERS: dict[str, Any] = {"profile": "quick", "results_dir": "../results",
                               "data_root": None, "force": False}
