@@ -33,7 +33,7 @@ from .report import ROW_LABELS, STRATEGY_LABELS, THESIS
 from .runs import STRATEGY_ORDER
 
 __all__ = ["THESIS_STEPS", "curve", "final_point", "Trend", "late_trend", "extrapolate",
-           "figure", "trend_sentence"]
+           "figure", "trend_sentence", "cell_trends", "cell_sentences"]
 
 #: Steps of a thesis run: 100 epochs of ceil(50,000 / 128) = 391 batches (the predecessor's
 #: Keras loop keeps the incomplete last batch; this package drops it, 390 per epoch).
@@ -167,6 +167,31 @@ def trend_sentence(trend: Trend | None, label: str) -> str:
             f"interval [{trend.low:+.3f}, {trend.high:+.3f}], {seeds}); extrapolated to "
             f"{THESIS_STEPS:,} steps: {value:.2f} % [{low:.2f}, {high:.2f}] (an "
             f"extrapolation, not a measurement).")
+
+
+def cell_trends(results: Iterable[dict], objective: str, sparsity: float
+                ) -> tuple[str | None, dict[str, Trend | None]]:
+    """The late trend of every strategy of one grid cell, from the largest profile whose runs
+    tracked their structure (paper, else long, else quick): (that profile, {strategy:
+    trend}); (None, all None) when no run of the cell tracked it."""
+    runs = [r for r in results if r["config"]["objective"] == objective
+            and math.isclose(r["config"]["sparsity"], sparsity) and len(curve(r)[0]) >= 3]
+    for profile in ("paper", "long", "quick"):
+        mine = [r for r in runs if r["config"].get("profile") == profile]
+        if mine:
+            return profile, {rw: late_trend([r for r in mine if r["config"]["rewiring"] == rw])
+                             for rw in STRATEGY_ORDER}
+    return None, dict.fromkeys(STRATEGY_ORDER)
+
+
+def cell_sentences(results: Iterable[dict], objective: str, sparsity: float) -> str:
+    """One sentence per strategy (:func:`trend_sentence`) on the cell's late trend."""
+    profile, trends = cell_trends(list(results), objective, sparsity)
+    if profile is None:
+        return (f"No {ROW_LABELS.get((objective, sparsity), objective)} run has tracked its "
+                f"structure over training yet.")
+    return " ".join(trend_sentence(t, f"{STRATEGY_LABELS[rw]} ({profile})")
+                    for rw, t in trends.items())
 
 
 def _band(runs: Sequence[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

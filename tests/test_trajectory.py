@@ -108,3 +108,14 @@ def test_a_tracked_run_records_the_final_network_at_its_last_step(tmp_path, synt
     assert len(result["curves"]["zero_fibres_out"]) == 2
     stored = json.loads((tmp_path / "r" / "result.json").read_text())
     assert stored["curves"]["zero_fibres_out_by_step"] == record
+
+
+def test_cell_sentences_use_the_largest_tracked_profile_and_say_when_none():
+    runs = [fake("long", rw, s, *_line(0.5)) for rw in ("random", "structured") for s in (0, 1)]
+    runs.append(fake("quick", "weight_based", 0, *_line(3.0, end=320)))
+    profile, trends = trajectory.cell_trends(runs, "natural", 0.99)
+    assert profile == "long" and trends["weight_based"] is None
+    assert trends["random"].slope == pytest.approx(0.5)
+    text = trajectory.cell_sentences(runs, "natural", 0.99)
+    assert text.count("(long)") == 3 and "no tracked run yet" in text
+    assert "No 95% TRADES run" in trajectory.cell_sentences(runs, "trades", 0.95)
