@@ -524,7 +524,7 @@ def scale_note(results: list[dict]) -> str:
             f"{'below' if gap >= 0 else 'above'} the thesis's")
         n_seeds = len({r["config"]["seed"] for r in runs})
         lead = "These numbers come from" if not out else f"The {profile} numbers come from"
-        out.append(f"{lead} the {profile} profile ({len(runs)} runs, "
+        out.append(f"{lead} the {profile} profile ({len(runs)} run{'' if len(runs) == 1 else 's'}, "
                    f"{_seeds_phrase(n_seeds)}): "
                    f"{' and '.join(parts)}, where the thesis trains {steps_t:,} steps on "
                    f"{images_t:,}{where}.")

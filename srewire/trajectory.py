@@ -35,9 +35,9 @@ from .runs import STRATEGY_ORDER
 __all__ = ["THESIS_STEPS", "curve", "final_point", "Trend", "late_trend", "extrapolate",
            "figure", "trend_sentence", "cell_trends", "cell_sentences"]
 
-#: Steps of a thesis run: 100 epochs of ceil(50,000 / 128) = 391 batches (the predecessor's
-#: Keras loop keeps the incomplete last batch; this package drops it, 390 per epoch).
-THESIS_STEPS = 39_100
+#: Steps of a thesis run: 100 epochs of int(50,000 / 128) = 390 batches (the predecessor's
+#: training loop stops each epoch after 390 batches and drops the last 80 images).
+THESIS_STEPS = 100 * (50_000 // 128)
 COLOURS = dict(zip(STRATEGY_ORDER, ("tab:blue", "tab:orange", "tab:green")))
 
 
@@ -212,7 +212,7 @@ def figure(results: Iterable[dict], objective: str, sparsity: float) -> plt.Figu
     :data:`THESIS_STEPS` (star)."""
     runs = [r for r in results if r["config"]["objective"] == objective
             and math.isclose(r["config"]["sparsity"], sparsity)]
-    fig, ax = plt.subplots(figsize=(7.0, 4.4))
+    fig, ax = plt.subplots(figsize=(7.0, 5.6))
     styles = {"quick": ":", "long": "-", "paper": "--"}
     thesis = THESIS["zero_fibres"].get((objective, sparsity))
     for rw in STRATEGY_ORDER:
@@ -244,6 +244,7 @@ def figure(results: Iterable[dict], objective: str, sparsity: float) -> plt.Figu
     ax.set_title(ROW_LABELS.get((objective, sparsity), f"{objective} {sparsity:g}"),
                  fontsize=12)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=9, loc="upper left", frameon=False)
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+              frameon=False)
     fig.tight_layout()
     return fig
