@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Callable
 
+import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 __all__ = ["OpCounter", "count_ops"]
@@ -22,10 +23,19 @@ class OpCounter(TorchDispatchMode):
     def __init__(self) -> None:
         super().__init__()
         self.ops: Counter[str] = Counter()
+        #: the most elements any operation produced, in-place operations and views aside
+        #: (their output is a tensor that already existed)
+        self.largest = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.ops[str(func.overloadpacket.__name__)] += 1
-        return func(*args, **(kwargs or {}))
+        name = str(func.overloadpacket.__name__)
+        self.ops[name] += 1
+        out = func(*args, **(kwargs or {}))
+        if not name.endswith("_") and not func.is_view:
+            for t in (out if isinstance(out, (tuple, list)) else [out]):
+                if isinstance(t, torch.Tensor):
+                    self.largest = max(self.largest, t.numel())
+        return out
 
     @property
     def total(self) -> int:
