@@ -159,15 +159,18 @@ class TrainStep:
     Built once per run (the fp16 gradient scaler and a captured graph live here). Two ways
     to run a step:
 
-    * :meth:`eager` (the default, the only one on a CPU): the loop as it always was, with the
-      rewiring's statistics read back by the host Rewirer;
+    * :meth:`eager` (the default, the only one on a CPU): the loop as it always was;
     * :meth:`captured` (``graphs=True``, CUDA only): :meth:`body` — forward, backward,
       optimiser and ``rewirer.step(lr, optimizer)`` with ``lr`` a 0-dim device tensor — is
-      recorded once as a CUDA graph and replayed for every batch; the loss, accuracy and
-      finiteness sums, and the rewiring counts (when the rewirer returns them as tensors),
-      accumulate on the device. The body has no host read-back (a test compiles it with
-      ``torch.compile(fullgraph=True)``), so it needs a rewirer whose step has none either:
-      the device rewiring (``rng="device"``).
+      recorded once as a CUDA graph (after the rewiring handed over to its device step) and
+      replayed for every batch. The body has no host read-back (a test compiles it with
+      ``torch.compile(fullgraph=True)``), so it needs the device rewiring (``rng="device"``);
+      TRADES draws its start from the run's generator, which must then be a CUDA generator
+      (registered with the graph). What a graph cannot replay is refused when the step is made.
+
+    Either way every step is recorded the same way (:meth:`_record`): the sums of loss,
+    accuracy, finiteness and the rewiring counts, and the step's revivals in a log, all on the
+    device and updated in place (a graph replays their addresses), read once per epoch.
     """
 
     def __init__(self, model: nn.Module, optimizer: SGDW, rewirer: Rewirer, cfg: Config, *,

@@ -36,7 +36,10 @@ def trainer(objective, strategy):
                       crossing="track", device_slots=256)
     cfg = make_config("smoke", objective, 0.9, strategy, train_attack_steps=1,
                       precision="fp32", batch_size=8)
-    return TrainStep(model, opt, rewirer, cfg, generator=torch.Generator().manual_seed(1))
+    t = TrainStep(model, opt, rewirer, cfg, generator=torch.Generator().manual_seed(1))
+    t.lr.fill_(0.1)  # written in place before each replay, as the captured loop does
+    t.weight_decay.fill_(5e-4)
+    return t
 
 
 @pytest.mark.parametrize("objective, strategy", [("natural", "random"),
@@ -97,7 +100,7 @@ def test_device_step_dispatches_at_most_300_ops(strategy):
     rewirer = Rewirer(sparse_layers(model), 0.05, strategy=strategy, seed=0, rng="device",
                       crossing="track", device_slots=512)
     g = torch.Generator().manual_seed(1)
-    for _ in range(4):
+    for _ in range(12):
         with torch.no_grad():
             for layer in sparse_layers(model):
                 t = layer.theta.detach()

@@ -74,7 +74,7 @@ class DeviceStep:
         dev, n, long = r.device, r.n, torch.long
         self.r, self.n, self.slots = r, n, int(slots)
         self.capacity = r.budget + self.slots
-        self.wide = int(wide or max(16, self.slots // 32))
+        self.wide = int(wide or max(64, self.slots // 16))
         self.n_layers = len(r.sizes)
         self.conn = torch.full((self.capacity + 1,), n, dtype=long, device=dev)
         self.watch = torch.full((int(watch or max(1024, r.budget // 8)) + 1,), n, dtype=long,
