@@ -26,6 +26,9 @@ class OpCounter(TorchDispatchMode):
         #: the most elements any operation produced, in-place operations and views aside
         #: (their output is a tensor that already existed)
         self.largest = 0
+        #: the element counts of those outputs (a step that touches every coordinate makes
+        #: an output of the network's size)
+        self.numels: set[int] = set()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         name = str(func.overloadpacket.__name__)
@@ -35,6 +38,7 @@ class OpCounter(TorchDispatchMode):
             for t in (out if isinstance(out, (tuple, list)) else [out]):
                 if isinstance(t, torch.Tensor):
                     self.largest = max(self.largest, t.numel())
+                    self.numels.add(t.numel())
         return out
 
     @property

@@ -79,13 +79,12 @@ def _offsets(dims: Sequence[int], width: int) -> tuple[np.ndarray, int]:
 
 @dataclass
 class Window:
-    """Per layer, the window's offsets padded to one width: flat offsets (L, W), packed
-    offsets (L, W; 0 marks padding, which the bounds test rejects), squared norms (L, W),
-    the packed upper-bound test per layer (L,), and each layer's radius squared."""
+    """Per layer, the window's offsets padded to one width: ``table`` (L, 3, W) holds the
+    packed offsets (0 marks padding, which the bounds test rejects), the flat offsets and the
+    squared norms shifted into the key's distance bits (one gather per step); ``upper`` the
+    packed upper-bound test per layer (L,); ``r2`` each layer's radius squared."""
 
-    flat: torch.Tensor
-    packed: torch.Tensor
-    d2: torch.Tensor
+    table: torch.Tensor
     upper: torch.Tensor
     r2: list[int]
 
@@ -109,8 +108,8 @@ def window_table(dims: Sequence[Sequence[int]], strides: Sequence[Sequence[int]]
                          f"which does not fit the claim key; use a smaller width")
     upper = torch.tensor([_fields([_BIAS - d for d in dim]) for dim in dims],
                          dtype=torch.long)
-    return Window(flat.to(device), packed.to(device), d2.to(device), upper.to(device),
-                  [r2 for _, r2 in tables])
+    table = torch.stack([packed, flat, d2 << _D2_SHIFT], 1)
+    return Window(table.to(device), upper.to(device), [r2 for _, r2 in tables])
 
 
 def pack(coords: torch.Tensor) -> torch.Tensor:
@@ -139,8 +138,9 @@ def key_bits(n_cells: int) -> tuple[int, int]:
 
 def window_keys(d2: torch.Tensor, cells: torch.Tensor, ok: torch.Tensor, cell_bits: int,
                 tie: torch.Tensor | None) -> torch.Tensor:
-    """``(d2, tie, cell)`` packed into one int64 per candidate, ``BIG`` where not ``ok``."""
-    key = (d2 << _D2_SHIFT) | cells
+    """``(d2, tie, cell)`` packed into one int64 per candidate, ``BIG`` where not ``ok``
+    (``d2`` already shifted into place, see :class:`Window`)."""
+    key = d2 | cells
     if tie is not None:
         key = key | (tie << cell_bits)
     return key.masked_fill_(~ok, BIG)
@@ -149,30 +149,32 @@ def window_keys(d2: torch.Tensor, cells: torch.Tensor, ok: torch.Tensor, cell_bi
 def best(owner: torch.Tensor, slot: torch.Tensor, cells: torch.Tensor, key: torch.Tensor
          ) -> torch.Tensor:
     """Per row, the smallest key among the candidates no earlier slot holds (``BIG``: none).
-    ``slot`` (S, 1) int32, ``cells`` (S * W,) flat candidate cells, ``key`` (S, W)."""
-    held = owner.index_select(0, cells).view(key.shape) < slot
-    return key.masked_fill(held, BIG).amin(1)
+    ``slot`` (S, 1) int32, ``cells`` and ``key`` (S, W)."""
+    return key.masked_fill(owner[cells] < slot, BIG).amin(1)
 
 
 def settle(owner: torch.Tensor, slot: torch.Tensor, rows: list[tuple[torch.Tensor, ...]],
-           claim: torch.Tensor, n: int, cell_mask: int, rounds: int
+           claim: torch.Tensor, cell_mask: int, rounds: int
            ) -> tuple[torch.Tensor, torch.Tensor]:
     """``rounds`` rounds of greedy claims; returns (claim, changed in the last round).
 
-    ``rows`` holds (slot ids (S_g,) int64, slot column (S_g, 1) int32, flat cells, keys) per
-    group of rows; a slot's best is the smallest over its rows. ``claim`` (S,) is the claims
-    before the first round (``n``: none), which ``owner`` holds; ``owner`` holds the returned
-    claims afterwards.
+    ``rows`` holds (slot ids (S_g,) int64, slot column (S_g, 1) int32, cells (S_g, W_g), keys)
+    per group of rows; a slot's best is the smallest over its rows. A claim is a cell index,
+    or ``cell_mask`` (all low bits set, at least the number of cells) for none: the low bits
+    of ``BIG``, so that a key's low bits are its claim either way. ``claim`` (S,) holds the
+    claims before the first round, which ``owner`` (``cell_mask + 1`` entries) holds; it holds
+    the returned claims afterwards.
     """
+    flat_slot = slot.view(-1)
     changed = torch.zeros_like(claim, dtype=torch.bool)
-    for _ in range(rounds):
-        ids, col, cells, key = rows[0]
-        top = best(owner, col, cells, key)
+    for i in range(rounds):
+        top = best(owner, *rows[0][1:])
         for ids, col, cells, key in rows[1:]:
             top.scatter_reduce_(0, ids, best(owner, col, cells, key), "amin")
-        new = torch.where(top < BIG, top & cell_mask, n)
+        new = top & cell_mask
         owner.index_fill_(0, claim, FREE)
-        owner.scatter_reduce_(0, new, slot.view(-1), "amin")
-        changed = new != claim
+        owner.scatter_reduce_(0, new, flat_slot, "amin")
+        if i == rounds - 1:
+            changed = new != claim
         claim = new
     return claim, changed

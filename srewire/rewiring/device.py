@@ -50,7 +50,7 @@ __all__ = ["DeviceStep"]
 # Settling rounds before and after the wide windows join (claim chains are short; a slot not
 # settled by then is counted in ``inexact``), draws per slot of random revival, and the
 # widths of the two windows (offsets per source).
-_ROUNDS, _WIDE_ROUNDS, _DRAWS = 6, 6, 8
+_ROUNDS, _WIDE_ROUNDS, _DRAWS = 3, 4, 8
 _WINDOW, _WIDE_WINDOW = 128, 2048
 
 
@@ -80,7 +80,9 @@ class DeviceStep:
         self.watch = torch.full((int(watch or max(1024, r.budget // 8)) + 1,), n, dtype=long,
                                 device=dev)
         self.last = torch.full((self.slots,), n, dtype=long, device=dev)
-        self.owner = torch.full((n + 1,), FREE, dtype=torch.int32, device=dev)
+        self.cell_bits, self.tie_bits = claims.key_bits(n + 1)
+        self.cell_mask = (1 << self.cell_bits) - 1  # >= n: a claim of "none"
+        self.owner = torch.full((self.cell_mask + 1,), FREE, dtype=torch.int32, device=dev)
         counters = ("steps", "fallbacks", "inexact", "overflow")
         for name in counters:
             setattr(self, name, torch.zeros((), dtype=long, device=dev))
@@ -93,8 +95,6 @@ class DeviceStep:
         self.slot = torch.arange(self.slots, device=dev)
         self.slot32 = self.slot.to(torch.int32)[:, None]
         self.draw_rank = torch.arange(_DRAWS, device=dev)[None, :]
-        self.cell_bits, self.tie_bits = claims.key_bits(n + 1)
-        self.cell_mask = (1 << self.cell_bits) - 1
         dims, strides = r.space.dims.tolist(), r.space.strides.tolist()
         self.window = claims.window_table(dims, strides, _WINDOW, dev)
         self.wide_window = claims.window_table(dims, strides, _WIDE_WINDOW, dev)
@@ -187,22 +187,23 @@ class DeviceStep:
         # 3. the refill: a layer per slot, then the claims
         deficit = (r.budget - count).clamp(min=0)
         layer, active, rank = self._split(self.slot < deficit, self.sizes - per_layer)
-        claim = torch.full_like(self.slot, n)
+        claim = torch.full_like(self.slot, self.cell_mask)
         if r.strategy == "random":
             claim, changed = claims.settle(self.owner, self.slot32,
-                                           [self._draws(flat, layer, active)], claim, n,
+                                           [self._draws(flat, layer, active)], claim,
                                            self.cell_mask, _ROUNDS)
         else:
             src = self._sources(kept, starts, per_layer, layer, rank)
-            rows = [self._window(self.window, flat, src, layer, active, self.slot,
+            packed = self._packed(src, layer)
+            rows = [self._window(self.window, flat, src, packed, layer, active, self.slot,
                                  self.slot32)]
-            claim, changed = claims.settle(self.owner, self.slot32, rows, claim, n,
+            claim, changed = claims.settle(self.owner, self.slot32, rows, claim,
                                            self.cell_mask, _ROUNDS)
-            rows.append(self._widen(flat, src, layer, active & (claim == n)))
-            claim, changed = claims.settle(self.owner, self.slot32, rows, claim, n,
+            rows.append(self._widen(flat, src, packed, layer, active & (claim >= n)))
+            claim, changed = claims.settle(self.owner, self.slot32, rows, claim,
                                            self.cell_mask, _WIDE_ROUNDS)
         placed = (self.owner.index_select(0, claim) == self.slot32.view(-1)) & (claim < n)
-        self.owner.index_fill_(0, claim, FREE)
+        self.owner.index_fill_(0, claim, FREE)  # the scratch is all free again
         revived = placed.sum()
         self.fallbacks += deficit - revived
         self.inexact += (placed & (changed.cumsum(0) > 0)).sum()
@@ -220,20 +221,14 @@ class DeviceStep:
 
     def _split(self, active: torch.Tensor, room: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Layer per slot, proportional to layer size; slots beyond a layer's dormant count
-        are drawn once more among the layers with room, and deactivated if still over.
-        Returns (layer, active, rank of each active slot within its layer)."""
-        g, L = self.r.generator, self.n_layers
-        u = torch.randint(0, self.n, (self.slots,), generator=g, device=active.device)
+        """Layer per slot, proportional to layer size (a uniform cell's layer). Slots beyond a
+        layer's dormant count are not placed this step (counted in ``fallbacks``; the next
+        step's deficit holds them, drawn afresh), where the host step draws them again among
+        the layers with room: a layer is full only in long runs of small layers. Returns
+        (layer, active, rank of each active slot within its layer)."""
+        u = torch.randint(0, self.n, (self.slots,), generator=self.r.generator,
+                          device=active.device)
         layer = torch.bucketize(u, self.ends, right=True)
-        rank = self._rank(layer, active)
-        over = active & (rank >= room.index_select(0, layer))
-        held = torch.zeros_like(room).index_add_(0, layer, (active & ~over).long())
-        edges = torch.where(held < room, self.sizes, 0).cumsum(0)
-        pick = (torch.rand(self.slots, generator=g, device=u.device, dtype=torch.float64)
-                * edges[-1]).long()
-        layer = torch.where(over, torch.bucketize(pick, edges, right=True).clamp_(max=L - 1),
-                            layer)
         rank = self._rank(layer, active)
         return layer, active & (rank < room.index_select(0, layer)), rank
 
@@ -254,28 +249,29 @@ class DeviceStep:
                             dtype=torch.float64) * self.sizes.index_select(0, layer)).long()
         return torch.where(have == 0, drawn + self.bases.index_select(0, layer), src)
 
+    def _packed(self, src: torch.Tensor, layer: torch.Tensor) -> torch.Tensor:
+        """Packed integer coordinates (S, 1) of the sources (:func:`claims.pack`)."""
+        return (self.r.space.coords(src, layer) << self.shifts).sum(1, keepdim=True)
+
     def _window(self, window: claims.Window, flat: torch.Tensor, src: torch.Tensor,
-                layer: torch.Tensor, active: torch.Tensor, ids: torch.Tensor,
-                col: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                packed: torch.Tensor, layer: torch.Tensor, active: torch.Tensor,
+                ids: torch.Tensor, col: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Candidate rows around each source: the window's cells that lie in the layer and
         are dormant, keyed by (distance, tie, cell)."""
         r, n = self.r, self.n
-        coords = r.space.coords(src, layer)
-        packed = (coords << self.shifts).sum(1, keepdim=True)
-        ok = claims.inside(packed, window.packed.index_select(0, layer),
-                           window.upper.index_select(0, layer)[:, None], coords.shape[1])
+        offsets, steps, d2 = window.table.index_select(0, layer).unbind(1)
+        ok = claims.inside(packed, offsets, window.upper.index_select(0, layer)[:, None],
+                           self.shifts.numel())
         ok &= active[:, None]
-        cells = torch.where(ok, src[:, None] + window.flat.index_select(0, layer), n)
-        flat_cells = cells.view(-1)
-        ok &= ~(flat.index_select(0, flat_cells) > 0).view(ok.shape)
+        cells = torch.where(ok, src[:, None] + steps, n)
+        ok &= ~(flat[cells] > 0)
         tie = (torch.randint(0, 1 << self.tie_bits, ok.shape, generator=r.generator,
                              device=ok.device) if r.tie_break == "random" else None)
-        key = claims.window_keys(window.d2.index_select(0, layer), cells, ok, self.cell_bits,
-                                 tie)
-        return ids, col, flat_cells, key
+        key = claims.window_keys(d2, cells, ok, self.cell_bits, tie)
+        return ids, col, cells, key
 
-    def _widen(self, flat: torch.Tensor, src: torch.Tensor, layer: torch.Tensor,
-               unfound: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def _widen(self, flat: torch.Tensor, src: torch.Tensor, packed: torch.Tensor,
+               layer: torch.Tensor, unfound: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Rows in the wide window for the first ``wide`` active slots that found nothing."""
         pos = unfound.cumsum(0) - 1
         pos = torch.where(unfound & (pos < self.wide), pos, self.wide)
@@ -285,8 +281,8 @@ class DeviceStep:
         valid = ids < self.slots
         ids = ids.clamp_(max=self.slots - 1)
         return self._window(self.wide_window, flat, src.index_select(0, ids),
-                            layer.index_select(0, ids), valid, ids,
-                            self.slot32.index_select(0, ids))
+                            packed.index_select(0, ids), layer.index_select(0, ids), valid,
+                            ids, self.slot32.index_select(0, ids))
 
     def _draws(self, flat: torch.Tensor, layer: torch.Tensor, active: torch.Tensor
                ) -> tuple[torch.Tensor, ...]:
@@ -295,10 +291,9 @@ class DeviceStep:
                        dtype=torch.float64)
         cells = ((u * self.sizes.index_select(0, layer)[:, None]).long()
                  + self.bases.index_select(0, layer)[:, None])
-        flat_cells = cells.view(-1)
-        ok = ~(flat.index_select(0, flat_cells) > 0).view(cells.shape) & active[:, None]
+        ok = ~(flat[cells] > 0) & active[:, None]
         key = ((self.draw_rank << self.cell_bits) | cells).masked_fill_(~ok, BIG)
-        return self.slot, self.slot32, flat_cells, key
+        return self.slot, self.slot32, cells, key
 
     def _rewatch(self, flat: torch.Tensor, cand: torch.Tensor) -> None:
         """The new watch: candidates still dormant (a revived cell leaves) that can still come
