@@ -4,8 +4,8 @@ and storage that never moves, so that a whole training step can be captured as o
 
 The semantics are the host step's: Langevin noise ``lr * N(0, noise_std)`` on the coordinates
 connected before the step; the deficit ``budget - connected`` is refilled; the refill is split
-across layers by a draw proportional to layer size (a layer's slots beyond its dormant count are
-drawn again among the layers with room); ``random`` revives uniformly among the dormant cells;
+across layers by a draw proportional to layer size; ``random`` revives uniformly among the dormant
+cells;
 the sources are uniform (``structured``) or the largest theta (``weight_based``); every claim
 goes to the nearest still-free dormant cell, in claim order (Euclidean).
 
@@ -29,7 +29,8 @@ them to the list. All random numbers come from the rewirer's ``torch.Generator``
 
 What the step cannot place exactly is counted, never hidden, in device counters that the host
 reads once per epoch: ``fallbacks`` (revivals deferred to the next step: more deficit than
-slots, a window with nothing free even when widened, a layer without room), ``inexact`` (claims
+slots, a window with nothing free even when widened, slots drawn to a layer without room, which
+the host step draws again among the other layers), ``inexact`` (claims
 made before the rounds settled) and ``overflow`` (list or watch entries that did not fit).
 """
 
