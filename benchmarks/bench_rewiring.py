@@ -11,9 +11,11 @@ that machine noise hits every variant alike):
 * on a CPU, what the NumPy array helpers of :mod:`srewire.rewiring` save: the structured
   step once more with torch operations only (``NUMPY_ON_CPU = False``; it must end with the
   same connectivity), and each helper against its torch equivalent at a step's sizes;
-* the rewiring step alone with the host step and with the device step (``rng="device"``).
+* the rewiring step alone with the host step and with the device step (``rng="device"``), and
+  the aten operations one device step dispatches (``--ops``: only these, quickly).
 
     python benchmarks/bench_rewiring.py [--data DIR] [--warmup 15] [--steps 15]
+    python benchmarks/bench_rewiring.py --ops [--width 0.25] [--sparsity 0.95]
 
 Data: real CIFAR-10 from --data / $SREWIRE_DATA when it loads, else random images.
 """
@@ -228,6 +230,8 @@ def bench_device_step(width: float = 0.25, sparsity: float = 0.95, steps: int = 
             for _ in range(40):  # past the first steps' large deficit (host steps)
                 _walk(rewirers[rng])
                 rewirers[rng].step(0.1)
+                if rng == "device" and rewirers[rng].on_device:
+                    break
         if not rewirers["device"].on_device:
             print(f"  {strategy:13s} the device step did not take over; skipped")
             continue
@@ -246,6 +250,30 @@ def bench_device_step(width: float = 0.25, sparsity: float = 0.95, steps: int = 
               f"{d / h:5.2f}x")
 
 
+def bench_device_ops(width: float = 0.25, sparsity: float = 0.95) -> None:
+    """aten operations of one device step per strategy (deterministic; each is at least one
+    kernel launch on a GPU), with the step's largest new tensor against the network's size
+    (O(budget), not O(network)), counted with :mod:`srewire.opcount` after the hand-over."""
+    from srewire.opcount import count_ops
+
+    print(f"\naten operations per device step (VGG11 width {width}, sparsity {sparsity})")
+    for strategy in STRATEGIES:
+        model = VGG11(1 - sparsity, width=width, seed=0)
+        opt = SGDW(model.parameters(), lr=0.1, weight_decay=5e-4)
+        rw = Rewirer(sparse_layers(model), 1 - sparsity, strategy=strategy, seed=0,
+                     rng="device", crossing="track")
+        for _ in range(40):
+            if rw.on_device:
+                break
+            _walk(rw)
+            rw.step(0.1, opt)
+        _walk(rw)
+        counted = count_ops(lambda: rw.step(0.1, opt))
+        print(f"  {strategy:13s} {counted.total:5d} ops  largest new tensor "
+              f"{counted.largest:>9,d} elements  (network {rw.n:,d}, budget {rw.budget:,d}, "
+              f"slots {rw.device_step.slots:,d})")
+
+
 def _walk(rewirer: Rewirer, scale: float = 0.002) -> None:
     """Kill a few connections, as an optimiser step would."""
     with torch.no_grad():
@@ -259,13 +287,22 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=15)
     p.add_argument("--steps", type=int, default=15)
     p.add_argument("--sparsity", type=float, nargs="+", default=[0.99, 0.95])
+    p.add_argument("--ops", action="store_true",
+                   help="only the device step: aten operations per step, host vs device time")
+    p.add_argument("--width", type=float, default=0.25, help="VGG11 width for --ops")
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if args.ops:
+        for s in args.sparsity:
+            bench_device_ops(args.width, s)
+        bench_device_step(args.width)
+        return
     stream = batch_stream(args.data)
     for s in args.sparsity:
         bench_training(s, stream, args.warmup, args.steps)
     bench_nearest_dormant()
     bench_helpers()
+    bench_device_ops()
     bench_device_step()
 
 

@@ -1,14 +1,15 @@
-"""GPU check: the issue-11 targets on one GPU, and (optional sections) the engine checks of
-the earlier issue (CPU == GPU, host synchronisations per step, input-bound ratio).
+"""GPU check: the speed targets on one GPU, and (optional sections) the engine checks made
+earlier (CPU == GPU, host synchronisations per step, input-bound ratio).
 
     python benchmarks/gpu_check.py [--out results/gpu] [--sections targets same syncs speed]
     python benchmarks/gpu_check.py --dry-run        # on the CPU, tiny, into a temporary folder
 
-**targets** (issue 11.4), measured in this one run on full-width VGG11, batch 128, sparsity
+**targets**, measured in this one run on full-width VGG11, batch 128, sparsity
 0.95, precision bf16, device-resident data through the real training loop
-(:func:`srewire.train.train_epoch`), the step captured as a CUDA graph where it can be (the
-mode is recorded per row; with ``rng="host"`` or a rewiring step that synchronises, the
-capture fails and the eager loop is measured instead):
+(:func:`srewire.train.train_epoch`) in the steady state (after the rewiring handed over to its
+device step), the step captured as a CUDA graph where it can be: a row says "cuda graph" only if
+a graph was captured and every timed step was replayed from it, else "eager" (with the reason).
+Each row also gives the rewiring's aten operations per step (:mod:`srewire.opcount`):
 
 * the natural step with rewiring, for every strategy, and the rewiring's share of it (the
   same loop with a rewirer that does nothing gives the step without rewiring:
@@ -60,6 +61,7 @@ from srewire.attacks import accuracy, robustness
 from srewire.config import make_config
 from srewire.data import batches, write_synthetic
 from srewire.models import VGG11, sparse_layers
+from srewire.opcount import count_ops
 from srewire.rewiring import Rewirer, RewireStats
 from srewire.rng import make_generator
 from srewire.runs import _git_commit, load_masks, run
@@ -78,8 +80,10 @@ def same_results(root: Path, work: Path, device: str) -> list[dict]:
              ("natural", "structured", True)]
     rows = []
     for objective, strategy, tf32 in cases:
+        # fp32 on both devices (the smoke profile's auto would be bf16 on one and maybe not
+        # the other); TF32 off except in the row that measures what TF32 changes
         cfg = make_config("smoke", objective, 0.9, strategy, seed=0, epochs=3,
-                          robust_for_natural=True)
+                          robust_for_natural=True, precision="fp32", eval_precision="fp32")
         res, masks = {}, {}
         for dev in ("cpu", device):
             set_tf32(tf32)
@@ -97,7 +101,7 @@ def same_results(root: Path, work: Path, device: str) -> list[dict]:
         first_b = b["rewiring_stats"]["revived_per_step_first_epoch"]
         same_steps = next((i for i, (x, y) in enumerate(zip(first_a, first_b)) if x != y),
                           len(first_a))
-        rows.append(dict(objective=objective, rewiring=strategy, tf32=tf32,
+        rows.append(dict(objective=objective, rewiring=strategy, tf32=tf32, precision="fp32",
                          masks_identical=agree == total, mask_agreement=agree / total,
                          max_train_loss_diff=loss,
                          steps_with_same_revival_counts=f"{same_steps}/{len(first_a)}",
@@ -283,11 +287,11 @@ def speed_table(device: str, steps: int, tf32: bool, sparsity: float = 0.95) -> 
 
 
 # --------------------------------------------------------------------------------------------
-# the issue-11 targets
+# the speed targets
 # --------------------------------------------------------------------------------------------
 
 PAPER_STEPS, PAPER_EPOCHS, TEST_IMAGES = 390 * 100, 100, 10_000
-TARGETS = {  # issue 11.4, on one H200
+TARGETS = {  # on one H100/H200, full width, batch 128, 95 %, bf16
     "natural step with rewiring (ms)": 2.0,
     "rewiring share of the natural step": 0.15,
     "TRADES-10 step (ms)": 9.0,
@@ -312,9 +316,12 @@ class _Sizes:
 
 def _loop_ms(device: str, objective: str, strategy: str | None, rng: str, precision: str,
              sizes: _Sizes, graphs: bool) -> dict:
-    """ms per step of train_epoch on device-resident data (warm-up epoch first)."""
+    """ms per step of train_epoch on device-resident data, in the steady state: warm-up epochs
+    run until the rewiring has handed over to its device step (``rng="device"``) and, with
+    ``graphs``, until the step was captured; then one epoch is timed. The row says "cuda graph"
+    only if a graph was captured and every timed step was replayed from it."""
     cfg = make_config("paper", objective, 0.95, strategy or "random", seed=0, rng=rng,
-                      width=sizes.width, precision=precision)
+                      width=sizes.width, precision=precision, graphs="off")
     model = VGG11(cfg.connectivity, width=sizes.width, seed=0).to(device)
     opt = SGDW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rewirer = (Rewirer(sparse_layers(model), cfg.connectivity, strategy=strategy,
@@ -323,30 +330,44 @@ def _loop_ms(device: str, objective: str, strategy: str | None, rng: str, precis
     n = sizes.steps if objective == "natural" else sizes.trades_steps
     x = torch.randint(0, 256, (sizes.batch * n, 3, 32, 32), dtype=torch.uint8, device=device)
     y = torch.randint(0, 10, (sizes.batch * n,), device=device)
-    mode, error = "eager", None
-    trainer = TrainStep(model, opt, rewirer, cfg, generator=g)
-    if graphs and device != "cpu":
-        try:
-            captured = TrainStep(model, opt, rewirer, cfg, generator=g, graphs=True)
-            train_epoch(model, opt, rewirer, x, y, cfg, step=0, total_steps=100 * n,
-                        generator=g, trainer=captured)  # warm-up, capture, replays
-            trainer, mode = captured, "cuda graph"
-        except Exception as exc:  # noqa: BLE001 - recorded: the capture failed, eager is timed
-            error = f"{type(exc).__name__}: {str(exc)[:200]}"
-    if mode == "eager":
-        train_epoch(model, opt, rewirer, x, y, cfg, step=0, total_steps=100 * n, generator=g,
-                    trainer=trainer)  # warm-up (and the rewiring's initial fill)
+    error = None
+    use_graphs = graphs and device != "cpu" and rng == "device"
+    try:
+        trainer = TrainStep(model, opt, rewirer, cfg, generator=g, graphs=use_graphs)
+    except ValueError as exc:  # recorded: this row cannot be captured, eager is timed
+        error, trainer = f"{exc}", TrainStep(model, opt, rewirer, cfg, generator=g)
+    step = 0
+    for _ in range(30):  # warm-up: hand-over, capture
+        train_epoch(model, opt, rewirer, x, y, cfg, step=step, total_steps=100 * n,
+                    generator=g, trainer=trainer)
+        step += n
+        handed = getattr(rewirer, "on_device", True) or rng == "host"
+        if handed and (not trainer.graphs or trainer.graph is not None):
+            break
+    replayed = trainer.replayed_steps
     sync()
     t = time.perf_counter()
-    stats = train_epoch(model, opt, rewirer, x, y, cfg, step=n, total_steps=100 * n,
+    stats = train_epoch(model, opt, rewirer, x, y, cfg, step=step, total_steps=100 * n,
                         generator=g, trainer=trainer)
     sync()
     seconds = time.perf_counter() - t
-    return dict(objective=objective, rewiring=strategy or "none", rng=rng,
-                precision=trainer.precision.name, mode=mode, steps=n,
-                step_ms=round(1e3 * seconds / n, 3),
-                rewire_ms_eager_timer=round(1e3 * stats.rewire_seconds / n, 3),
-                **({"graph_error": error} if error else {}))
+    captured = trainer.graph is not None and trainer.replayed_steps - replayed == n
+    row = dict(objective=objective, rewiring=strategy or "none", rng=rng,
+               precision=trainer.precision.name, mode="cuda graph" if captured else "eager",
+               steps=n, warmup_steps=step, step_ms=round(1e3 * seconds / n, 3),
+               rewire_ms_eager_timer=round(1e3 * stats.rewire_seconds / n, 3),
+               rewiring_step="device" if getattr(rewirer, "on_device", False) else
+               ("host" if strategy else "none"))
+    if strategy:  # aten operations of one rewiring step in the steady state (counted eagerly)
+        counted = count_ops(lambda: rewirer.step(cfg.lr, opt))
+        row["rewiring_ops_per_step"] = counted.total
+        if getattr(rewirer, "on_device", False):
+            d = rewirer.device_step
+            row["device_step"] = {"slots": d.slots, **{k: int(getattr(d, k)) for k in
+                                                        ("fallbacks", "inexact", "overflow")}}
+    if error:
+        row["graph_error"] = error
+    return row
 
 
 def _eval_minutes(device: str, sizes: _Sizes, eval_precision: str) -> dict:
@@ -376,7 +397,7 @@ def _eval_minutes(device: str, sizes: _Sizes, eval_precision: str) -> dict:
 
 def targets(device: str, dry: bool, steps: int, pgd_images: int, rng: str,
             graphs: bool) -> dict:
-    """Every row of the issue-11 target table, measured (or projected, labelled) here."""
+    """Every row of the target table, measured (or projected, labelled) here."""
     sizes = _Sizes(dry, steps, pgd_images)
     rows = []
     for objective, strategy in [("natural", None), ("natural", "random"),
@@ -388,6 +409,10 @@ def targets(device: str, dry: bool, steps: int, pgd_images: int, rng: str,
     print(ev, flush=True)
     bare = rows[0]["step_ms"]
     natural = [r for r in rows[1:4]]
+    mismatched = [r for r in natural if r["mode"] != rows[0]["mode"]]
+    if mismatched:  # a share needs both steps timed the same way
+        print(f"note: the step without rewiring ran {rows[0]['mode']}, "
+              f"{[r['rewiring'] for r in mismatched]} did not", flush=True)
     trades = rows[4]
     worst = max(r["step_ms"] for r in natural)
     clean_min = ev["clean_pass_10000_s_projected"] * PAPER_EPOCHS / 60
@@ -406,7 +431,8 @@ def targets(device: str, dry: bool, steps: int, pgd_images: int, rng: str,
     }
     how = {
         "natural step with rewiring (ms)": "measured",
-        "rewiring share of the natural step": "measured: 1 - (step without rewiring) / step",
+        "rewiring share of the natural step":
+            "measured: 1 - (step without rewiring) / step, both in the steady state",
         "TRADES-10 step (ms)": "measured",
         "PGD-50 x 10 restarts, 10,000 test images (min)":
             f"projected from {ev['images_measured']} images ({ev['attack']})",
@@ -416,7 +442,10 @@ def targets(device: str, dry: bool, steps: int, pgd_images: int, rng: str,
             "projected: 39,000 x TRADES step + 100 clean passes + PGD projection",
     }
     return {"sizes": vars(sizes), "rows": rows, "eval": ev, "measured": measured,
-            "how": how, "targets": TARGETS}
+            "how": how, "targets": TARGETS,
+            "modes": {f"{r['objective']}/{r['rewiring']}": r["mode"] for r in rows},
+            "rewiring_ops_per_step": {r["rewiring"]: r.get("rewiring_ops_per_step")
+                                      for r in natural}}
 
 
 def _cell(value) -> str:

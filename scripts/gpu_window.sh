@@ -18,6 +18,9 @@
 #   SREWIRE_WINDOW_MINUTES  the campaign's time budget (default 9; smoke: 3)
 #   SREWIRE_WINDOW_ARGS     extra campaign options, e.g. "--executor local --concurrent 2"
 #   SREWIRE_DATA            the folder holding cifar-10-batches-py (paper profile)
+#   SREWIRE_DATA_CHUNKS     instead: a folder of chunks made by `python -m srewire.chunks make
+#                           cifar-10-batches-py CHUNKS --max-mib 50`; every part and the whole
+#                           are checked (sha256) and the data extracted before training
 #   PYTHON                  the interpreter (default: .venv/bin/python if it runs, else python3)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -68,6 +71,13 @@ if [ "$PROFILE" = smoke ]; then  # CPU dry run: synthetic data, throwaway result
     "$PYTHON" -m srewire data --synthetic "$TMP/data" >/dev/null
     DATA_ARGS=(--data "$TMP/data")
     RESULTS="$TMP/results"
+elif [ -n "${SREWIRE_DATA_CHUNKS:-}" ]; then
+    DATA_TMP="$(mktemp -d)"
+    trap 'rm -rf "$DATA_TMP"' EXIT
+    SREWIRE_DATA="$("$PYTHON" -m srewire.chunks join "$SREWIRE_DATA_CHUNKS" "$DATA_TMP")" \
+        || die "SREWIRE_DATA_CHUNKS: the chunks in $SREWIRE_DATA_CHUNKS do not verify"
+    echo "gpu_window: data reassembled and verified from $SREWIRE_DATA_CHUNKS"
+    DATA_ARGS=(--data "$SREWIRE_DATA")
 elif [ -n "${SREWIRE_DATA:-}" ]; then
     DATA_ARGS=(--data "$SREWIRE_DATA")
 fi

@@ -46,7 +46,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
-    """Every hyperparameter of one run (defaults = the ``paper`` profile)."""
+    """Every hyperparameter of one run (defaults = the ``paper`` profile, except where the
+    paper profile resolves ``rng`` and ``graphs`` per device)."""
 
     profile: str = "paper"
     objective: str = "natural"          # natural | trades
@@ -89,9 +90,14 @@ class Config:
     save_weights: bool = False          # also write a compact copy of the trained weights
     track_structure: bool = False       # record the zero-fibre percentage after every epoch
     # randomness: host draws every random number on the CPU (a GPU run repeats the CPU run up
-    # to floating-point noise); device draws on the training device (no copies)
-    rng: str = "host"                   # host | device
-    # arithmetic (Issue 11): autocast precision of the training step, and of the evaluation
+    # to floating-point noise); device draws on the training device (no copies) and runs the
+    # device rewiring step; auto = device on CUDA (Euclidean metric), host elsewhere
+    rng: str = "host"                   # auto | host | device
+    # CUDA graphs: replay the whole training step (forward, backward, SGDW, device rewiring)
+    # as one captured graph; auto = on where it can run (CUDA, rng device, not fp16), off on a
+    # CPU (see srewire.placement)
+    graphs: str = "off"                 # auto | on | off
+    # arithmetic: autocast precision of the training step, and of the evaluation
     # attack (fp32 by default: a reduced-precision attack can hide gradients). auto = bf16 where
     # the device runs it natively, fp16 on other CUDA devices, fp32 elsewhere.
     precision: str = "auto"             # auto | fp32 | bf16 | fp16
@@ -117,7 +123,7 @@ _PROFILE_VALUES: dict[str, dict[str, Any]] = {
                   n_robust=500, precision="fp32"),
     "long": dict(n_train=None, n_test=None, epochs=17, pgd_steps=20, pgd_restarts=2,
                  n_robust=1_000, precision="auto", track_structure=True, save_weights=True),
-    "paper": dict(),
+    "paper": dict(rng="auto", graphs="auto"),
 }
 #: How the ``long`` profile was sized (measured 2026-12-07 on a 2-core Intel Xeon with AMX-BF16,
 #: torch 2.14.1, nothing else running, by timing real training steps of the full-width network on
@@ -141,12 +147,14 @@ _CHOICES = {
     "profile": PROFILES, "objective": OBJECTIVES, "rewiring": STRATEGIES,
     "head": ("predecessor", "classic"), "augmentation": ("shift", "crop", "none"),
     "metric": ("euclidean", "eq3"), "tie_break": ("random", "lowest"),
-    "checkpoint": ("final", "best_clean"), "rng": ("host", "device"),
+    "checkpoint": ("final", "best_clean"), "rng": ("auto", "host", "device"),
+    "graphs": ("auto", "on", "off"),
     "precision": PRECISIONS, "eval_precision": PRECISIONS,
     "initial_fill": ("strategy", "random"),
 }
 # Values that a result.json written before a parameter existed implicitly used.
-_LEGACY = {"precision": "fp32", "eval_precision": "fp32", "initial_fill": "strategy"}
+_LEGACY = {"precision": "fp32", "eval_precision": "fp32", "initial_fill": "strategy",
+           "graphs": "off"}
 
 
 # Parameters checked by type and range (Issue 13.1); every field of Config is in exactly one

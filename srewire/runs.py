@@ -43,7 +43,8 @@ from .data import CIFAR10_SHA256, Data, data_identity, load_data
 from .files import atomic_write, atomic_write_json
 from .metrics import fibre_report, single_fibre_prune, sparsity
 from .models import VGG11, sparse_layers
-from .precision import precision_provenance
+from .placement import resolve_graphs, resolve_rng, tf32_settings
+from .precision import precision_provenance, resolve_precision
 from .rewiring import Rewirer
 from .rng import make_generator
 from .train import SGDW, TrainStep, TrainingDiverged, train_epoch
@@ -194,6 +195,8 @@ class _Training:
     generator: torch.Generator
     steps_per_epoch: int
     total_steps: int
+    rng: str = "host"      # cfg.rng resolved on the run's device
+    graphs: bool = False   # cfg.graphs resolved on the run's device
     state: dict[str, Any] = field(default_factory=lambda: {
         "epoch": 0, "curves": {"train_loss": [], "train_accuracy": [], "test_accuracy": []},
         "rewiring": {"revived": [], "died": [], "revived_then_died": [],
@@ -287,15 +290,17 @@ def _build(cfg: Config, dev: torch.device, n_train: int, checkpoint: dict | None
     model = VGG11(cfg.connectivity, head=cfg.head, width=cfg.width, seed=cfg.seed).to(dev)
     optimizer = SGDW(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                      weight_decay=cfg.weight_decay)
+    rng = resolve_rng(cfg.rng, dev, cfg.metric)
+    graphs = resolve_graphs(cfg.graphs, dev, rng, resolve_precision(cfg.precision, dev))
     rewirer = Rewirer(sparse_layers(model), cfg.connectivity, strategy=cfg.rewiring,
                       metric=cfg.metric, tie_break=cfg.tie_break, noise_std=cfg.noise_std,
                       epsilon=cfg.revive_value, reset_momentum=cfg.reset_momentum,
-                      crossing="track", seed=cfg.seed, rng=cfg.rng,
+                      crossing="track", seed=cfg.seed, rng=rng,
                       initial_fill=cfg.initial_fill)
-    generator = make_generator(cfg.seed + 1, dev, cfg.rng)
+    generator = make_generator(cfg.seed + 1, dev, rng)
     steps_per_epoch = n_train // cfg.batch_size
     tr = _Training(model, optimizer, rewirer, generator, steps_per_epoch,
-                   steps_per_epoch * cfg.epochs)
+                   steps_per_epoch * cfg.epochs, rng, graphs)
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -321,6 +326,20 @@ def _record_epoch(tr: _Training, cfg: Config, epoch: int, stats: Any, test_acc: 
     rw.setdefault("step_seconds", []).append(stats.step_seconds)
     if epoch == 0:
         rw["revived_first_epoch"] = stats.revived_per_step
+
+
+def _rewiring_path(rewirer: Rewirer) -> dict:
+    """Which rewiring step ran how often, and what the device step could not do exactly."""
+    steps = rewirer.steps
+    out: dict[str, Any] = {"host_steps": rewirer._host_steps,
+                           "device_steps": steps - rewirer._host_steps}
+    if rewirer.device_step is not None:
+        d = rewirer.device_step
+        out["device_step"] = {"slots": d.slots,
+                              **{k: int(getattr(d, k)) for k in ("fallbacks", "inexact",
+                                                                 "overflow")},
+                              "missed_crossings": rewirer.missed_crossings}
+    return out
 
 
 def tracked_steps(total_steps: int, per_decade: int = 8) -> list[int]:
@@ -370,7 +389,9 @@ def _save_checkpoint(tr: _Training, cfg: Config, data: Data, path: Path) -> None
 def _train(tr: _Training, cfg: Config, data: Data, out: Path, quiet: bool) -> None:
     """Phase 6: the remaining epochs, each ending with curves, best model and checkpoint."""
     # one step object for the whole run: an fp16 gradient scaler keeps its scale across epochs
-    trainer = TrainStep(tr.model, tr.optimizer, tr.rewirer, cfg, generator=tr.generator)
+    trainer = TrainStep(tr.model, tr.optimizer, tr.rewirer, cfg, generator=tr.generator,
+                        graphs=tr.graphs)
+    path = tr.state.setdefault("training_steps", {"eager": 0, "replayed": 0})
     t_train = time.perf_counter()
     epochs = range(tr.state["epoch"], cfg.epochs)
     tracker = _structure_tracker(tr, cfg)
@@ -387,6 +408,9 @@ def _train(tr: _Training, cfg: Config, data: Data, out: Path, quiet: bool) -> No
                     else "no epoch finished, so there is no last good checkpoint")
             raise TrainingDiverged(f"{exc}; {kept}; lower the learning rate") from None
         tr.rewirer.canonicalize()
+        path["eager"] += trainer.eager_steps
+        path["replayed"] += trainer.replayed_steps
+        trainer.eager_steps = trainer.replayed_steps = 0
         test_acc = accuracy(tr.model, data.x_test, data.y_test, cfg.eval_batch_size)
         _record_epoch(tr, cfg, epoch, stats, test_acc)
         _keep_best(tr, cfg, epoch, test_acc)
@@ -412,6 +436,7 @@ def _final_evaluation(tr: _Training, cfg: Config, data: Data, quiet: bool) -> di
                                        if revived_total else 0.0),
             "revived_per_step_first_epoch": rw["revived_first_epoch"],
             "budget": tr.rewirer.budget,
+            **_rewiring_path(tr.rewirer),
         },
         "checkpoint_used": ("best_clean (epoch %d)" % tr.state["best"]["epoch"]
                             if cfg.checkpoint == "best_clean" else "final"),
@@ -434,6 +459,9 @@ def _provenance(tr: _Training, cfg: Config, data: Data, dev: torch.device,
         "wall_time_this_session_s": session_seconds,
         "rewiring_share_of_step_time": (sum(rw["rewire_seconds"]) / sum(rw["step_seconds"])
                                         if rw.get("step_seconds") else None),
+        "placement": {"rng": tr.rng, "graphs": tr.graphs,
+                      "training_steps": tr.state.get("training_steps"),
+                      "tf32": tf32_settings() if dev.type == "cuda" else None},
     }
 
 
@@ -493,7 +521,8 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: Conf
         n = cfg.n_robust or len(x)
         rob = robustness(model, x[:n], y[:n], eps=cfg.eval_eps, steps=cfg.pgd_steps,
                          restarts=cfg.pgd_restarts, batch_size=cfg.eval_batch_size,
-                         seed=cfg.seed, progress=_bar(quiet, "PGD"), rng=cfg.rng,
+                         seed=cfg.seed, progress=_bar(quiet, "PGD"),
+                         rng=resolve_rng(cfg.rng, x.device, cfg.metric),
                          precision=cfg.eval_precision)
         out["robust_accuracy"] = rob["robust_accuracy"]
         out["robustness"] = rob

@@ -15,7 +15,7 @@ the number of connections); losses and accuracies are summed on the device and r
 epoch, and a non-finite loss is checked every ``check_every`` steps. (On a GPU the wall times
 recorded per epoch include the time the device needs to catch up at those points.)
 
-Precision (issue 11): the forward pass and the losses run as ``cfg.precision`` says (see
+Precision: the forward pass and the losses run as ``cfg.precision`` says (see
 :mod:`srewire.precision`; the losses always in float32), fp16 with a gradient scaler. On CUDA,
 ``graphs=True`` replays the whole step (forward, backward, optimiser, rewiring) as one CUDA
 graph, see :class:`TrainStep`; the eager loop stays the default, and the only one on a CPU.
@@ -66,6 +66,24 @@ def sgdw_update(params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor],
     torch._foreach_add_(params, bufs)
 
 
+def _check_capturable(device: torch.device, precision: str, rewirer: object,
+                      generator: torch.Generator, objective: str) -> None:
+    """Refuse, with the parameter's name, what a captured CUDA graph cannot replay."""
+    if device.type != "cuda":
+        raise ValueError(f"graphs: CUDA graphs need a CUDA device; the model is on {device} "
+                         f"(use graphs=False)")
+    if precision == "fp16":
+        raise ValueError("graphs: a captured step supports precision fp32 or bf16, not fp16 "
+                         "(its gradient scaler skips steps on the host)")
+    if getattr(rewirer, "rng", "device") != "device":
+        raise ValueError("rng: a captured step needs the device rewiring (rng='device'); the "
+                         "host step reads counts back every step")
+    if objective == "trades" and generator.device.type != "cuda":
+        raise ValueError(f"generator: a captured TRADES step draws its random start from the "
+                         f"run's generator, which must be a CUDA generator (rng='device'); got "
+                         f"a {generator.device.type} generator")
+
+
 class SGDW(torch.optim.Optimizer):
     """SGD with Keras-style momentum and decoupled, LR-independent weight decay (tfa SGDW).
 
@@ -74,6 +92,10 @@ class SGDW(torch.optim.Optimizer):
     step; the training loop sets them from the schedule (floats, or 0-dim device tensors
     updated in place for a captured step, see :func:`sgdw_update`).
     """
+
+    #: ``momentum_buffer`` holds the velocity itself (``p += v``), so a dormant theta, which
+    #: gets no gradient, keeps the sign of its buffer: the device rewiring relies on it.
+    momentum_is_velocity = True
 
     def __init__(self, params: Iterable[torch.Tensor], lr: float, momentum: float = 0.9,
                  weight_decay: float = 0.0) -> None:
@@ -137,15 +159,18 @@ class TrainStep:
     Built once per run (the fp16 gradient scaler and a captured graph live here). Two ways
     to run a step:
 
-    * :meth:`eager` (the default, the only one on a CPU): the loop as it always was, with the
-      rewiring's statistics read back by the host Rewirer;
+    * :meth:`eager` (the default, the only one on a CPU): the loop as it always was;
     * :meth:`captured` (``graphs=True``, CUDA only): :meth:`body` — forward, backward,
       optimiser and ``rewirer.step(lr, optimizer)`` with ``lr`` a 0-dim device tensor — is
-      recorded once as a CUDA graph and replayed for every batch; the loss, accuracy and
-      finiteness sums, and the rewiring counts (when the rewirer returns them as tensors),
-      accumulate on the device. The body has no host read-back (a test compiles it with
-      ``torch.compile(fullgraph=True)``), so it needs a rewirer whose step has none either:
-      the device rewiring (``rng="device"``).
+      recorded once as a CUDA graph (after the rewiring handed over to its device step) and
+      replayed for every batch. The body has no host read-back (a test compiles it with
+      ``torch.compile(fullgraph=True)``), so it needs the device rewiring (``rng="device"``);
+      TRADES draws its start from the run's generator, which must then be a CUDA generator
+      (registered with the graph). What a graph cannot replay is refused when the step is made.
+
+    Either way every step is recorded the same way (:meth:`_record`): the sums of loss,
+    accuracy, finiteness and the rewiring counts, and the step's revivals in a log, all on the
+    device and updated in place (a graph replays their addresses), read once per epoch.
     """
 
     def __init__(self, model: nn.Module, optimizer: SGDW, rewirer: Rewirer, cfg: Config, *,
@@ -155,12 +180,9 @@ class TrainStep:
         self.generator = generator
         self.device = next(model.parameters()).device
         self.precision = get_precision(precision or cfg.precision, self.device)
-        if graphs and self.device.type != "cuda":
-            raise ValueError(f"graphs: CUDA graphs need a CUDA device; the model is on "
-                             f"{self.device} (use graphs=False)")
-        if graphs and self.precision.name == "fp16":
-            raise ValueError("graphs: a captured step supports precision fp32 or bf16, not "
-                             "fp16 (its gradient scaler skips steps on the host)")
+        if graphs:
+            _check_capturable(self.device, self.precision.name, rewirer, generator,
+                              cfg.objective)
         self.graphs = graphs
         self.net = self.precision.wrap(model, cache=not graphs)
         self.scaler = self.precision.grad_scaler()
@@ -173,15 +195,15 @@ class TrainStep:
         self.sums = {k: torch.zeros((), device=self.device, dtype=d) for k, d in
                      (("loss", torch.float32), ("correct", torch.long), ("finite", torch.bool),
                       *((c, torch.long) for c in _COUNTS))}
-        self.host_counts = dict.fromkeys(_COUNTS, 0)
-        self.revived_steps: list[int | torch.Tensor] = []
         self.bufs = optimizer.buffers_of(self.params)
+        # the revivals of every step of the epoch, on the device (one write per step)
         self.revived_log = torch.zeros(0, dtype=torch.long, device=self.device)
         self.log_pos = torch.zeros((), dtype=torch.long, device=self.device)
         self.warmup, self.calls = warmup, 0
-        self.recording = False  # True while (and after) the body is recorded in a graph
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static: tuple[torch.Tensor, torch.Tensor] | None = None
+        #: steps run eagerly and steps replayed from the captured graph (for result.json)
+        self.eager_steps = self.replayed_steps = 0
 
     # -- the pieces ------------------------------------------------------------------------
 
@@ -213,24 +235,30 @@ class TrainStep:
         r = self.rewirer.step(lr, self.optimizer)
         seconds = time.perf_counter() - t_rewire
         with torch.no_grad():
-            s = self.sums
-            s["loss"] += loss.detach()
-            s["correct"] += (logits.argmax(1) == yb).sum()
-            s["finite"] &= torch.isfinite(loss.detach())
-        self._count(r)
+            self._record(loss, logits, yb, r)
+        self.eager_steps += 1
         return loss, logits, seconds
 
-    def _count(self, r: object) -> None:
-        """Add a rewiring step's counts: host ints to the host, device tensors on the device."""
+    def _record(self, loss: torch.Tensor, logits: torch.Tensor, yb: torch.Tensor,
+                r: object) -> None:
+        """Add one step to the device-side sums, in place: loss, accuracy, finiteness and the
+        rewiring's counts (host ints or device tensors alike), and log its revivals."""
+        s = self.sums
+        s["loss"] += loss.detach()
+        s["correct"] += (logits.argmax(1) == yb).sum()
+        s["finite"] &= torch.isfinite(loss.detach())
         for c in _COUNTS:
             value = getattr(r, c, None)
-            if isinstance(value, torch.Tensor):
-                self.sums[c] += value
-            elif value is not None:
-                self.host_counts[c] += int(value)
+            if value is not None:
+                s[c] += value
         revived = getattr(r, "revived", None)
-        if revived is not None:
-            self.revived_steps.append(revived)
+        if revived is not None and self.revived_log.numel():
+            pos = self.log_pos.clamp(max=self.revived_log.numel() - 1).view(1)
+            if isinstance(revived, torch.Tensor):  # no read-back either way
+                self.revived_log.index_copy_(0, pos, revived.view(1).long())
+            else:
+                self.revived_log.index_fill_(0, pos, int(revived))
+            self.log_pos += 1
 
     def body(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
         """The captured step: no host read-back, no Python value that changes per step
@@ -241,22 +269,7 @@ class TrainStep:
             sgdw_update(self.params, grads, self.bufs,
                         lr=self.lr, weight_decay=self.weight_decay, momentum=self.momentum)
             r = self.rewirer.step(self.lr, self.optimizer)
-            s = self.sums
-            s["loss"] += loss.detach()
-            s["correct"] += (logits.argmax(1) == yb).sum()
-            s["finite"] &= torch.isfinite(loss.detach())
-            if not self.recording:
-                self._count(r)  # eager (warm-up) steps, host or device counts
-            else:  # recorded: only device tensors, the revivals into the log
-                for c in _COUNTS:
-                    value = getattr(r, c, None)
-                    if isinstance(value, torch.Tensor):
-                        s[c] += value
-                revived = getattr(r, "revived", None)
-                if isinstance(revived, torch.Tensor) and self.revived_log.numel():
-                    pos = self.log_pos.clamp(max=self.revived_log.numel() - 1)
-                    self.revived_log.index_copy_(0, pos[None], revived.reshape(1).long())
-                    self.log_pos += 1
+            self._record(loss, logits, yb, r)
 
     # -- the captured step (CUDA) ----------------------------------------------------------
 
@@ -272,6 +285,7 @@ class TrainStep:
             self.static[0].copy_(xb)
             self.static[1].copy_(yb)
             self.graph.replay()
+            self.replayed_steps += 1
             return
         self.prepare()
         stream = torch.cuda.Stream(self.device)
@@ -282,25 +296,32 @@ class TrainStep:
             with torch.cuda.stream(stream):
                 self.body(xb, yb)
             torch.cuda.current_stream(self.device).wait_stream(stream)
+            self.eager_steps += 1
             return
         self.static = (xb.clone(), yb.clone())
         self.graph = torch.cuda.CUDAGraph()
         for gen in self._generators():
             self.graph.register_generator_state(gen)
         torch.cuda.synchronize(self.device)
-        self.recording = True
         with torch.cuda.graph(self.graph, stream=stream):
             self.body(*self.static)
         self.graph.replay()  # recording ran nothing: this replay is the step for this batch
+        self.replayed_steps += 1
 
     def prepare(self) -> None:
         """Fetch the optimiser's momentum buffers (after a checkpoint was loaded into it)."""
         self.bufs = self.optimizer.buffers_of(self.params)
 
     def _generators(self) -> list[torch.Generator]:
-        """The CUDA generators the body draws from (registered with the graph)."""
+        """The CUDA generators the body draws from (registered with the graph; a CPU one was
+        refused when the step was made)."""
         gens = [self.generator, getattr(self.rewirer, "generator", None)]
         return [g for g in gens if isinstance(g, torch.Generator) and g.device.type == "cuda"]
+
+    def path(self) -> dict[str, int | bool]:
+        """How the steps ran so far: eagerly or replayed from a captured CUDA graph."""
+        return {"eager_steps": self.eager_steps, "replayed_steps": self.replayed_steps,
+                "graph_captured": self.graph is not None}
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -313,10 +334,9 @@ class TrainStep:
                                  "captured in")
             self.revived_log = torch.zeros(n_steps, dtype=torch.long, device=self.device)
         self.log_pos.zero_()
+        self.revived_log.zero_()
         for t in self.sums.values():
             t.fill_(True) if t.dtype == torch.bool else t.zero_()
-        self.host_counts = dict.fromkeys(_COUNTS, 0)
-        self.revived_steps = []
 
     def read_sums(self) -> dict[str, float | int | bool]:
         """The sums on the host (one read; at an epoch's end or every ``check_every``)."""
@@ -324,22 +344,13 @@ class TrainStep:
         values = torch.stack([self.sums[k].double() for k in keys]).tolist()
         out = {k: (bool(v) if k == "finite" else v) for k, v in zip(keys, values)}
         for c in _COUNTS:
-            out[c] = int(out[c]) + self.host_counts[c]
+            out[c] = int(out[c])
         return out
 
     def revived_per_step(self) -> list[int]:
-        """Revivals of every step of the epoch (device counts read in one go): the eager
-        steps' in order, then the replayed steps' from the device log."""
-        steps = list(self.revived_steps)
-        on_device = [i for i, v in enumerate(steps) if isinstance(v, torch.Tensor)]
-        if on_device:
-            values = torch.stack([steps[i].reshape(()) for i in on_device]).tolist()
-            for i, v in zip(on_device, values):
-                steps[i] = v
-        logged = int(self.log_pos) if self.recording else 0
-        if logged:
-            steps += self.revived_log[:min(logged, self.revived_log.numel())].tolist()
-        return [int(v) for v in steps]
+        """Revivals of every step of the epoch, from the device log (one read)."""
+        logged = min(int(self.log_pos), self.revived_log.numel())
+        return [int(v) for v in self.revived_log[:logged].tolist()]
 
 
 def train_epoch(model: nn.Module, optimizer: SGDW, rewirer: Rewirer, x: torch.Tensor,
@@ -383,10 +394,6 @@ def train_epoch(model: nn.Module, optimizer: SGDW, rewirer: Rewirer, x: torch.Te
         raise TrainingDiverged(f"the training loss became NaN or infinite in the epoch "
                                f"ending at step {step + n_steps}")
     stats.step_seconds = time.perf_counter() - t_step
-    # device rewiring (rng="device") counts in device tensors: read them once, at epoch end
-    stats.revived_per_step = [int(x) for x in stats.revived_per_step]
-    stats.revived, stats.died, stats.revived_then_died = (
-        int(x) for x in (stats.revived, stats.died, stats.revived_then_died))
     stats.steps = n_steps
     stats.loss = sums["loss"] / max(1, n_steps)
     stats.accuracy = 100.0 * int(sums["correct"]) / max(1, n_steps * cfg.batch_size)

@@ -249,7 +249,6 @@ def test_captured_step_has_no_host_read_back(monkeypatch, objective, name):
     eager, comp = _trainer(objective, name, NullRewirer()), _trainer(objective, name,
                                                                      NullRewirer())
     comp.reset_sums(4)
-    comp.recording = True  # the branch a CUDA graph records (device counts, revival log)
     torch.manual_seed(5)
     eager.body(x, y)
     with torch._dynamo.config.patch(trace_autograd_ops=True):
@@ -283,6 +282,26 @@ def test_graphs_are_refused_off_cuda():
     cfg = make_config("smoke", "natural", 0.9, "random", precision="fp32")
     with pytest.raises(ValueError, match="graphs: CUDA graphs need a CUDA device"):
         TrainStep(model, opt, NullRewirer(), cfg, generator=torch.Generator(), graphs=True)
+
+
+def test_a_captured_step_refuses_what_a_graph_cannot_replay():
+    """A CPU generator for a captured TRADES step, or a host-rng rewirer, raise (naming the
+    parameter) instead of being dropped or syncing inside the graph."""
+    from srewire.train import _check_capturable
+
+    class DeviceRewirer(NullRewirer):
+        rng = "device"
+
+    cuda = torch.device("cuda")  # the check itself touches no CUDA device
+    with pytest.raises(ValueError, match="generator: a captured TRADES step.*got a cpu"):
+        _check_capturable(cuda, "bf16", DeviceRewirer(), torch.Generator(), "trades")
+    with pytest.raises(ValueError, match="rng: a captured step needs the device rewiring"):
+        rewirer = DeviceRewirer()
+        rewirer.rng = "host"
+        _check_capturable(cuda, "bf16", rewirer, torch.Generator(), "natural")
+    with pytest.raises(ValueError, match="graphs: .*fp16"):
+        _check_capturable(cuda, "fp16", DeviceRewirer(), torch.Generator(), "natural")
+    _check_capturable(cuda, "bf16", DeviceRewirer(), torch.Generator(), "natural")  # no draw
 
 
 def test_eager_loop_counts_device_tensor_stats(synthetic_root):

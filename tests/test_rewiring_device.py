@@ -1,14 +1,17 @@
-"""The device step (rng="device", issue 11 point 2): no host read-back, static shapes, and the
-host step's semantics (budget, size-proportional split, uniform revival, greedy nearest
-claims in claim order), checked on the CPU."""
+"""The device step (rng="device"): the host step's semantics (budget, size-proportional split,
+uniform revival, exact greedy nearest claims in claim order) with static shapes, no host
+read-back and O(budget) work, checked on the CPU against the host step as the oracle."""
 
 import pytest
 import torch
 from scipy.stats import chisquare
 
 import srewire.rewiring.device as device
+import srewire.rewiring.host as host
 from srewire.models import SparseConv2d, SparseLinear
 from srewire.rewiring import Rewirer
+from srewire.rewiring.rewirer import handover_slots
+from srewire.rewiring.search import _claim
 
 from test_rewiring import brute_force_check
 
@@ -29,97 +32,79 @@ def walk(layers, g, scale=0.05):
             t.add_(scale * torch.randn(t.shape, generator=g) * (t > 0))
 
 
-def on_device(strategy, slots=256, **kw):
-    layers, g = layers_at(0.09)  # a small initial deficit
-    rewirer = Rewirer(layers, 0.1, strategy=strategy, seed=0, rng="device",
+def on_device(strategy, slots=256, layers=None, density=0.09, connectivity=0.1, **kw):
+    if layers is None:
+        layers, g = layers_at(density)
+    else:
+        g = torch.Generator().manual_seed(1)
+    rewirer = Rewirer(layers, connectivity, strategy=strategy, seed=0, rng="device",
                       device_slots=slots, **kw)
     rewirer.step(0.1)  # the initial fill: a host step
-    assert rewirer.on_device, "the first step's revivals fit in half the slots here"
+    for _ in range(5):  # and the steps while its revivals die again
+        if rewirer.on_device:
+            break
+        rewirer.step(0.1)
+    assert rewirer.on_device, "the revivals fit in half the slots here"
     return layers, g, rewirer
 
 
-# Graph nodes that read a value back to the host (or make a data-dependent shape).
-HOST_READS = ("item", "tolist", "nonzero", "_local_scalar_dense", "__bool__", "__int__",
-              "unique", "masked_select")
+def counters(rewirer):
+    d = rewirer.device_step
+    return {k: int(getattr(d, k)) for k in ("fallbacks", "inexact", "overflow")}
 
 
-GRAPHS = []
+class Spy:
+    """Records, per device step, theta before the refill, the slots' layers and activity, the
+    sources, and the claimed cells (``last``: the dump index where a slot placed nothing)."""
+
+    def __init__(self, monkeypatch):
+        self.steps = []
+        split, sources = device.DeviceStep._split, device.DeviceStep._sources
+        spy = self
+
+        def spy_split(self, active, room):
+            layer, act, rank = split(self, active, room)
+            spy.steps.append({"theta": self.r.flat.clone(), "layer": layer, "active": act})
+            return layer, act, rank
+
+        def spy_sources(self, *args):
+            src = sources(self, *args)
+            spy.steps[-1]["src"] = src
+            return src
+
+        monkeypatch.setattr(device.DeviceStep, "_split", spy_split)
+        monkeypatch.setattr(device.DeviceStep, "_sources", spy_sources)
+
+    def claimed(self, rewirer):
+        self.steps[-1]["target"] = rewirer.device_step.last.clone()
 
 
-def no_host_reads(gm, example_inputs):
-    """A torch.compile backend that counts the graphs and fails on any node reading back to
-    the host."""
-    GRAPHS.append(gm)
-    for node in gm.graph.nodes:
-        name = getattr(node.target, "__name__", str(node.target))
-        if name.split(".")[-1] in HOST_READS:
-            raise AssertionError(f"host read-back in the device step: {name}")
-    return gm.forward
+def oracle_claims(rewirer, record, tie_break="lowest"):
+    """The host step's exact greedy search for the device step's sources, in slot order."""
+    act = record["active"]
+    src, lid = record["src"][act], record["layer"][act]
+    return _claim(rewirer.space, record["theta"][:rewirer.n], src, lid, None, "euclidean",
+                  tie_break), act
 
 
-def to_meta(rewirer):
-    """A copy of the rewirer whose state lives on the meta device: there, every host read
-    (.item(), bool(), nonzero, ...) raises, because a meta tensor has no data."""
-    import copy
-    clone = copy.deepcopy(rewirer)
-    for obj in (clone, clone.space, clone.device_step, clone.device_step.rng):
-        for key, value in vars(obj).items():
-            if isinstance(value, torch.Tensor):
-                setattr(obj, key, value.to("meta"))
-    return clone
-
-
-def compiled_step(rewirer):
-    torch._dynamo.reset()
-    GRAPHS.clear()
-    return torch.compile(rewirer.device_step.step, fullgraph=True, backend=no_host_reads)
-
-
-@pytest.mark.parametrize("strategy", ["random", "structured", "weight_based"])
-def test_device_step_is_one_graph_without_host_reads(strategy):
-    """Captured as one graph (fullgraph) with no read-back node, run on meta tensors, and,
-    compiled, keeps the budget."""
-    layers, g, rewirer = on_device(strategy)
-    walk(layers, g)
-    to_meta(rewirer).device_step.step(0.1, None)  # raises on any host read
-    step = compiled_step(rewirer)
-    revived = 0
-    for _ in range(4):
-        walk(layers, g)
-        stats = step(0.1, None)
-        assert rewirer.connected_count() == rewirer.budget
-        revived += int(stats[2])
-    assert len(GRAPHS) == 1, "the device step must be one graph"
-    assert revived > 20, "the steps must actually revive"
-    assert int(rewirer.device_step.fallbacks) == 0
-    torch._dynamo.reset()
-
-
-def test_the_checks_catch_a_host_read_back(monkeypatch):
-    layers, g, rewirer = on_device("structured")
-    original = device.DeviceStep._rank
-
-    def syncing(self, layer, active):
-        int(active.sum().item())  # a host read-back
-        return original(self, layer, active)
-
-    monkeypatch.setattr(device.DeviceStep, "_rank", syncing)
-    walk(layers, g)
-    with pytest.raises(RuntimeError, match="meta"):
-        to_meta(rewirer).device_step.step(0.1, None)
-    # Note: torch 2.14's torch.compile(fullgraph=True) did not raise on this .item() here
-    # (checked while writing this test), so the meta run is the read-back check.
-
+# -- the budget and the counters --------------------------------------------------------------
 
 @pytest.mark.parametrize("strategy", ["random", "structured", "weight_based"])
 def test_budget_exact_over_hundreds_of_steps(strategy):
     layers, g, rewirer = on_device(strategy, slots=128)
     for _ in range(200):
         walk(layers, g, 0.02)
-        rewirer.step(0.1)
+        stats = rewirer.step(0.1)
+        assert isinstance(stats.revived, torch.Tensor)  # a device step: nothing read back
         assert rewirer.connected_count() == rewirer.budget
+    listed = rewirer.device_step.conn
+    assert torch.equal(listed[:rewirer.budget].sort().values,
+                       (rewirer.flat[:rewirer.n] > 0).nonzero().squeeze(1)), \
+        "the list holds exactly the connections"
+    assert bool((listed[rewirer.budget:] == rewirer.n).all())
     rewirer.canonicalize()
-    assert rewirer.device_fallbacks == 0
+    assert counters(rewirer) == {"fallbacks": 0, "inexact": 0, "overflow": 0}
+    assert rewirer.missed_crossings == 0
     assert rewirer.steps == 201
 
 
@@ -127,86 +112,124 @@ def test_host_steps_until_the_deficit_fits_the_slots():
     """The large deficit of the first steps goes to the host step, explicitly."""
     layers, g = layers_at(0.0)  # everything is filled at the first step: 320 revivals
     rewirer = Rewirer(layers, 0.1, strategy="structured", seed=0, rng="device",
-                      device_slots=200, noise_std=0.0)  # noise would kill half the revivals
+                      device_slots=200, noise_std=0.0)
     stats = rewirer.step(0.1)
     assert isinstance(stats.revived, int) and stats.revived == rewirer.budget
     assert not rewirer.on_device  # 320 > 200 // 2
     rewirer.step(0.1)  # nothing died: a host step with no revival
-    assert rewirer.connected_count() == rewirer.budget
     assert rewirer.on_device
     walk(layers, g)
     stats = rewirer.step(0.1)
-    assert isinstance(stats.revived, torch.Tensor)  # a device step: nothing read back
+    assert isinstance(stats.revived, torch.Tensor)
     assert rewirer.connected_count() == rewirer.budget
 
 
-@pytest.mark.parametrize("tie_break", ["random", "lowest"])
+def test_automatic_slots_follow_the_revivals():
+    """Without device_slots the hand-over waits until the revivals stop halving and sizes
+    the slots at twice them: a run whose steady state revives many (weight-based at lr 0.1)
+    is handed over instead of waiting for a count it never reaches."""
+    budget = 490_000
+    assert handover_slots(200_000, None, 1, budget, None) is None      # the initial fill
+    assert handover_slots(100_000, 200_000, 2, budget, None) is None   # still halving
+    slots = handover_slots(32_000, 33_000, 5, budget, None)            # settled
+    assert slots is not None and slots >= 64_000 and slots % 64 == 0
+    assert handover_slots(32_000, 33_000, 5, budget, 30_656) is None   # fixed: 32k > 15,328
+    assert handover_slots(5_000, 40_000, 3, budget, None) == budget // 32  # small: early
+
+
+# -- exact claims against the host step's search ---------------------------------------------
+
+def full_size_layer(connectivity, clusters: int, seed=0):
+    """One 512 x 512 x 3 x 3 layer a little below ``connectivity``; with ``clusters``, the
+    largest thetas fill dense 6 x 6 x 3 x 3 blocks, so that the windows of the largest-theta
+    sources (weight_based) are full and the wide window must place their claims."""
+    layer = SparseConv2d(512, 512)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        theta = layer.theta.detach()
+        theta.copy_(torch.where(torch.rand(theta.shape, generator=g) < connectivity * 0.99,
+                                0.01 * torch.rand(theta.shape, generator=g) + 1e-3, -1.0))
+        for k in range(clusters):
+            block = theta[100 * k + 50:100 * k + 56, 200:206]
+            block.copy_(1.0 + torch.rand(block.shape, generator=g))
+    return [layer]
+
+
+@pytest.mark.parametrize("connectivity, strategy, clusters, steps", [
+    (0.05, "weight_based", 3, 100), (0.01, "weight_based", 3, 100),
+    (0.05, "structured", 0, 30), (0.01, "structured", 0, 30)])
+def test_claims_equal_the_host_search_on_full_size_layers(monkeypatch, connectivity, strategy,
+                                                          clusters, steps):
+    """Every device claim is exactly the host step's greedy claim for the same sources
+    (tie_break="lowest" makes it unique), nothing is deferred, and with dense clusters of top
+    sources the wide window is what places some of them."""
+    layers = full_size_layer(connectivity, clusters)
+    spy = Spy(monkeypatch)
+    _, g, rewirer = on_device(strategy, slots=4096, layers=layers,
+                              connectivity=connectivity, tie_break="lowest")
+    far = claims = 0
+    r2 = rewirer.device_step.window.r2[0]
+    for _ in range(steps):
+        spy.steps.clear()
+        walk(layers, g, 0.0003)
+        rewirer.step(0.1)
+        spy.claimed(rewirer)
+        assert rewirer.connected_count() == rewirer.budget
+        record = spy.steps[-1]
+        expected, act = oracle_claims(rewirer, record)
+        assert torch.equal(record["target"][act], expected)
+        src = record["src"][act]
+        zero = torch.zeros_like(src)
+        far += int((rewirer.space.coords(expected, zero) - rewirer.space.coords(src, zero))
+                   .pow(2).sum(1).gt(r2).sum())
+        claims += int(act.sum())
+    assert claims > 100 * steps
+    assert counters(rewirer) == {"fallbacks": 0, "inexact": 0, "overflow": 0}
+    if clusters:
+        assert far > 0, "some claims lie beyond the first window: the wide window placed them"
+
+
 @pytest.mark.parametrize("strategy", ["structured", "weight_based"])
-def test_claims_match_the_greedy_oracle(strategy, tie_break, monkeypatch):
-    """Every claim is a nearest still-free dormant coordinate of its source, in claim order
-    (exhaustive search per claim); with tie_break="lowest", the lowest such index."""
-    layers, g, rewirer = on_device(strategy, tie_break=tie_break)
-    seen = []
-    sources = device.DeviceStep._sources
-    structured = device.DeviceStep._structured
-
-    def spy_sources(self, layer, rank, alive, cum, per_layer):
-        src = sources(self, layer, rank, alive, cum, per_layer)
-        seen.append({"src": src, "layer": layer, "alive": alive.clone()})
-        return src
-
-    def spy_structured(self, layer, rank, active, alive, cum, per_layer):
-        target, placed = structured(self, layer, rank, active, alive, cum, per_layer)
-        seen[-1].update(target=target, placed=placed, active=active)
-        return target, placed
-
-    monkeypatch.setattr(device.DeviceStep, "_sources", spy_sources)
-    monkeypatch.setattr(device.DeviceStep, "_structured", spy_structured)
-    theta_before = []
+def test_random_ties_are_nearest_claims(strategy, monkeypatch):
+    """With random tie-breaks every claim is a nearest still-free cell of its source in
+    claim order (exhaustive check per claim)."""
+    spy = Spy(monkeypatch)
+    layers, g, rewirer = on_device(strategy)
+    spy.steps.clear()
     for _ in range(6):
         walk(layers, g)
-        theta_before.append(rewirer.flat.clone())
         rewirer.step(0.1)
+        spy.claimed(rewirer)
     claims = 0
-    for s in seen:
-        assert torch.equal(s["placed"], s["active"]), "every active slot is placed"
+    for s in spy.steps:
+        placed = s["target"] < rewirer.n
+        assert torch.equal(placed, s["active"]), "every active slot is placed"
         for i, (base, size) in enumerate(zip(rewirer.bases, rewirer.sizes)):
-            sel = s["placed"] & (s["layer"] == i)  # slot order is claim order
-            shape = layers[i].theta.shape
-            connected = s["alive"][base:base + size].view(shape)
-            src, tgt = s["src"][sel] - base, s["target"][sel] - base
-            brute_force_check(connected, src, tgt, lowest=tie_break == "lowest")
-            claims += tgt.numel()
+            sel = placed & (s["layer"] == i)  # slot order is claim order
+            connected = (s["theta"][base:base + size] > 0).view(layers[i].theta.shape)
+            brute_force_check(connected, s["src"][sel] - base, s["target"][sel] - base)
+            claims += int(sel.sum())
     assert claims > 50
 
 
 @pytest.mark.parametrize("strategy", ["structured", "weight_based"])
 def test_sources_are_distinct_connections_or_the_largest_theta(strategy, monkeypatch):
-    """A layer's active slots, in slot order, take distinct connected sources; weight_based
-    takes the largest theta, in decreasing order (the host step's topk)."""
+    spy = Spy(monkeypatch)
     layers, g, rewirer = on_device(strategy)
-    seen = []
-    sources = device.DeviceStep._sources
-
-    def spy(self, layer, rank, alive, cum, per_layer):
-        seen.append((sources(self, layer, rank, alive, cum, per_layer), layer,
-                     alive.clone(), rewirer.flat.clone()))
-        return seen[-1][0]
-
-    monkeypatch.setattr(device.DeviceStep, "_sources", spy)
+    spy.steps.clear()
     for _ in range(4):
         walk(layers, g)
         rewirer.step(0.1)
     checked = 0
-    for src, layer, alive, theta in seen:
-        n_active = min(len(src), rewirer.budget - int(alive.sum()))  # slot i < deficit
+    for s in spy.steps:
+        theta = s["theta"]
         for i, (base, size) in enumerate(zip(rewirer.bases, rewirer.sizes)):
-            take = src[:n_active][layer[:n_active] == i]
-            conn = alive[base:base + size]
-            assert take.numel() <= int(conn.sum()), "fewer slots than connections here"
+            take = s["src"][s["active"] & (s["layer"] == i)]
+            conn = theta[base:base + size] > 0
             if take.numel() == 0:
                 continue
-            assert bool(alive[take].all()), "sources are connected coordinates"
+            assert take.numel() <= int(conn.sum()), "fewer slots than connections here"
+            assert bool((theta[take] > 0).all()), "sources are connected coordinates"
             assert len(set(take.tolist())) == take.numel(), "distinct sources"
             if strategy == "weight_based":
                 top = theta[base:base + size][conn].topk(take.numel()).values
@@ -215,17 +238,19 @@ def test_sources_are_distinct_connections_or_the_largest_theta(strategy, monkeyp
     assert checked > 30
 
 
+# -- distributions ---------------------------------------------------------------------------
+
 def revive_counts(rewirer, template, trials, n_cells):
     """Reset theta to ``template`` before every step and count the revived cells."""
     counts = torch.zeros(n_cells, dtype=torch.long)
     for _ in range(trials):
-        rewirer.flat.copy_(template)
+        rewirer.flat[:n_cells].copy_(template)
         rewirer.steps = 0  # theta was replaced: recount without the tracking check
         rewirer.canonicalize()
         rewirer.steps = 1
-        before = rewirer.flat > 0
+        before = rewirer.flat[:n_cells] > 0
         rewirer.step(0.0)
-        counts += (rewirer.flat > 0) & ~before
+        counts += (rewirer.flat[:n_cells] > 0) & ~before
     return counts
 
 
@@ -234,15 +259,17 @@ def test_split_and_random_revival_are_uniform_chi_square(rng):
     """Fixed seeds; chi-square against the size-proportional split and against a uniform
     choice among each layer's dormant cells (a wrong proportion fails at these counts)."""
     layers, _ = layers_at(0.0)
-    template = torch.zeros(sum(l.theta.numel() for l in layers))
+    n = sum(l.theta.numel() for l in layers)
+    template = torch.zeros(n)
     template[::10] = 1.0
     template[::80] = 0.0  # 280 connections, budget 320: 40 revivals per trial
     rewirer = Rewirer(layers, 0.1, strategy="random", seed=3, rng=rng, device_slots=200,
-                      noise_std=0.0)
-    rewirer.flat.copy_(template)
+                      noise_std=0.0, crossing="track")
+    rewirer.flat[:n].copy_(template)
+    rewirer.canonicalize()
     rewirer.step(0.0)  # the hand-over to the device step (when rng="device")
     assert rng == "host" or rewirer.on_device
-    counts = revive_counts(rewirer, template, 400, template.numel())
+    counts = revive_counts(rewirer, template, 400, n)
     dormant = template <= 0
     assert int(counts[~dormant].sum()) == 0
     per_layer = torch.stack([counts[b:b + s].sum() for b, s in zip(rewirer.bases,
@@ -263,21 +290,21 @@ def test_structured_sources_are_uniform_chi_square(rng, monkeypatch):
     template[torch.arange(0, 1600, 41)] = 1.0  # 40 connections on the diagonal, far apart
     template[0] = 0.0  # 39 connected, budget 48: deficit 9 per trial
     rewirer = Rewirer([layer], 0.03, strategy="structured", seed=5, rng=rng, noise_std=0.0,
-                      device_slots=40)
-    rewirer.flat.copy_(template)
+                      device_slots=40, crossing="track")
+    rewirer.flat[:1600].copy_(template)
+    rewirer.canonicalize()
     rewirer.step(0.0)
     assert rng == "host" or rewirer.on_device
     picked = torch.zeros(1600, dtype=torch.long)
     if rng == "device":
         original = device.DeviceStep._sources
 
-        def spy(self, layer_, rank, alive, cum, per_layer):
-            src = original(self, layer_, rank, alive, cum, per_layer)
+        def spy(self, *args):
+            src = original(self, *args)
             picked.index_add_(0, src[:9], torch.ones(9, dtype=torch.long))  # active slots
             return src
         monkeypatch.setattr(device.DeviceStep, "_sources", spy)
     else:
-        import srewire.rewiring.host as host
         original = host._claim
 
         def spy(space, values, sources, lid, *rest):
@@ -288,6 +315,49 @@ def test_structured_sources_are_uniform_chi_square(rng, monkeypatch):
     connected = template > 0
     assert int(picked.sum()) == 300 * 9 and int(picked[~connected].sum()) == 0
     assert chisquare(picked[connected].double()).pvalue > 1e-3
+
+
+# -- no read-back, checkpoints ----------------------------------------------------------------
+
+# Graph nodes that read a value back to the host (or make a data-dependent shape).
+HOST_READS = ("item", "tolist", "nonzero", "_local_scalar_dense", "__bool__", "__int__",
+              "unique", "masked_select")
+
+
+def to_meta(rewirer):
+    """A copy of the rewirer whose state lives on the meta device: there, every host read
+    (.item(), bool(), nonzero, ...) raises, because a meta tensor has no data."""
+    import copy
+    clone = copy.deepcopy(rewirer)
+    clone.generator = None  # meta tensors draw without a generator
+    for obj in (clone, clone.space, clone.device_step, clone.device_step.window,
+                clone.device_step.wide_window):
+        for key, value in vars(obj).items():
+            if isinstance(value, torch.Tensor):
+                setattr(obj, key, value.to("meta"))
+    return clone
+
+
+@pytest.mark.parametrize("strategy", ["random", "structured", "weight_based"])
+def test_device_step_reads_nothing_back(strategy):
+    """Run on meta tensors, where any host read (.item(), bool(), nonzero) raises."""
+    layers, g, rewirer = on_device(strategy)
+    walk(layers, g)
+    to_meta(rewirer).device_step.step(0.1, None)
+
+
+def test_the_meta_check_catches_a_host_read_back(monkeypatch):
+    layers, g, rewirer = on_device("structured")
+    original = device.DeviceStep._rank
+
+    def syncing(self, layer, active):
+        int(active.sum().item())  # a host read-back
+        return original(self, layer, active)
+
+    monkeypatch.setattr(device.DeviceStep, "_rank", syncing)
+    walk(layers, g)
+    with pytest.raises(Exception, match="(?i)meta|data"):
+        to_meta(rewirer).device_step.step(0.1, None)
 
 
 def test_device_step_state_round_trip():
@@ -307,6 +377,7 @@ def test_device_step_state_round_trip():
             rewirer.step(0.1)
         masks.append(rewirer.flat > 0)
     assert torch.equal(masks[0], masks[1])
+    assert rewirer.steps == 7
 
 
 def test_device_step_rejects_eq3():

@@ -49,6 +49,11 @@ def check_result(result: dict, cfg) -> None:
     assert {"git_commit", "versions", "device", "seed", "wall_time_s", "data",
             "data_sha256"} <= set(prov)
     assert prov["versions"]["torch"] == importlib.metadata.version("torch")
+    # which path ran: on a CPU the host rewiring and the eager step, every step of the run
+    steps = prov["steps"]
+    assert prov["placement"]["rng"] == "host" and prov["placement"]["graphs"] is False
+    assert prov["placement"]["training_steps"] == {"eager": steps, "replayed": 0}
+    assert (rs["host_steps"], rs["device_steps"]) == (steps, 0)
     text = json.dumps(result)
     tmp_prefix = "/" + "tmp" + "/"  # assembled so that this file does not match the path scan
     assert str(REPO) not in text and tmp_prefix not in text, "no machine paths in results"

@@ -17,11 +17,16 @@ The package, one job per module, read in this order:
 * ``srewire.rewiring.space`` — the flat index space of all layers and the search offsets;
 * ``srewire.rewiring.search`` — the greedy nearest-dormant search (:func:`nearest_dormant`);
 * ``srewire.rewiring.arrays``, ``srewire.rewiring.sampling`` — the host step's array helpers and uniform sampling;
-* ``srewire.rewiring.host`` — the :class:`Rewirer` and its host step (``rng="host"``);
-* ``srewire.rewiring.counter_rng``, ``srewire.rewiring.device`` — the sync-free, static-shape step (``rng="device"``).
+* ``srewire.rewiring.stats`` — what a step did (:class:`RewireStats`);
+* ``srewire.rewiring.host`` — the host step (``rng="host"``), the reference;
+* ``srewire.rewiring.claims``, ``srewire.rewiring.device`` — the greedy claims with static
+  shapes and the O(budget), sync-free device step (``rng="device"``);
+* ``srewire.rewiring.rewirer`` — the :class:`Rewirer`: state, which step runs, the hand-over
+  between the two, checkpoints.
 """
 
-from .host import Rewirer, RewireStats
+from .rewirer import Rewirer
+from .stats import RewireStats
 from .options import INITIAL_FILLS, METRICS, STRATEGIES, TIE_BREAKS
 from .search import nearest_dormant
 

@@ -12,12 +12,24 @@ import torch
 
 from ..rng import draw
 from .arrays import _compress, _sorted, _unique
-from .counter_rng import _hash32
 from .options import METRICS, TIE_BREAKS, Metric, TieBreak
 from .space import _BIG, _Space, _dormant
 
 # Elements per chunk in the exact search (sources x dormant coordinates), bounds memory.
 _EXACT_CHUNK = 1 << 21
+
+
+def _hash32(x: torch.Tensor) -> torch.Tensor:
+    """A bijective 32-bit integer mix in int64 arithmetic (no overflow): the random
+    tie-break's rank of a cell for a salted source."""
+    mask = 0xFFFFFFFF
+    x = x & mask
+    for _ in range(2):  # in place: this runs on (sources x offsets) arrays
+        x ^= x >> 16
+        x *= 0x45D9F3B
+        x &= mask
+    x ^= x >> 16
+    return x
 
 
 def _tie_keys(cells: torch.Tensor, salt: torch.Tensor | None) -> torch.Tensor:
