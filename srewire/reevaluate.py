@@ -105,8 +105,9 @@ def evaluate_run(run_dir: str | os.PathLike, attack: str, *, images: int | None 
     """
     from .config import check_choice, ConfigError
     from .data import load_data
-    from .runs import RunError, _pick_device, _read_result, _recorded_data
+    from .runs import RunError, _git_commit, _pick_device, _recorded_data
 
+    _git_commit()  # pin the provenance to the code as it is when the evaluation starts
     try:
         check_choice("attack", attack, tuple(ATTACKS))
     except ConfigError as exc:
