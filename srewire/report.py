@@ -23,7 +23,7 @@ __all__ = ["glue", "THESIS", "STRATEGY_LABELS", "load_grid", "runs_table", "summ
            "table2", "table3", "claims", "Claim", "fmt", "robustness_checks", "timings",
            "gpu_check_tables", "by_profile", "profile_of", "grid_status", "scale_note",
            "verdict_table", "thesis_scale", "accuracy_gap", "EQUIVALENCE_MARGIN", "MIN_SEEDS",
-           "autoattack_drop"]
+           "autoattack_drop", "autoattack_note"]
 
 #: Margin of the equivalence claims (b) and (d), in percentage points, fixed before the data
 #: are read: "unchanged by structure" is taken to mean "within one point". One point is the
@@ -492,12 +492,61 @@ def robustness_checks(results: list[dict]) -> pd.DataFrame:
             "clean": rob["clean_accuracy"], "FGSM": rob["fgsm_accuracy"],
             "PGD (Foolbox)": rob["foolbox_pgd_accuracy"],
             "PGD (native)": rob["native_pgd_accuracy"],
-            "eval mode": chk["eval_mode"],
+            # recorded in the attacks' forward passes only in files that say which modules
+            # ran in training mode; older files read the flag after the attacks
+            "eval mode": (chk["eval_mode"] if "modules_in_train_mode" in chk
+                          else "not recorded"),
             "PGD ≤ FGSM ≤ clean": chk["robust_le_fgsm_le_clean"],
             "acc. at ε=0.5": chk["large_eps_accuracy"],
             "attack": f"PGD-{att['steps']} x {att['restarts']}, {att['n_images']} images",
         })
     return pd.DataFrame(rows)
+
+
+def autoattack_drop(results: list[dict]) -> pd.DataFrame:
+    """Per TRADES run with AutoAttack numbers: PGD and AutoAttack accuracy on the same test
+    images, the drop (PGD - AutoAttack, points) and the accuracy after each component; empty
+    where no run has been evaluated with AutoAttack."""
+    rows = []
+    for r in results:
+        aa, rob = r.get("autoattack"), r.get("robustness") or {}
+        if not aa:
+            continue
+        c = r["config"]
+        same = (rob.get("attack") or {}).get("n_images") == aa["attack"]["n_images"]
+        pgd = rob.get("robust_accuracy") if same else None
+        row = {"run": f"{STRATEGY_LABELS[c['rewiring']]}, seed {c['seed']}",
+               "images": aa["attack"]["n_images"], "clean": aa["clean_accuracy"],
+               "PGD": pgd, "AutoAttack": aa["robust_accuracy"],
+               "drop (points)": None if pgd is None else round(pgd - aa["robust_accuracy"], 2)}
+        row.update({f"after {comp['name']}": comp["robust_accuracy"]
+                    for comp in aa["components"]})
+        row["eval mode (recorded)"] = aa["checks"]["eval_mode"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def autoattack_note(results: list[dict]) -> str:
+    """One sentence per rewiring strategy: AutoAttack against PGD on the same images, mean
+    over the seeds evaluated with AutoAttack, or that none was."""
+    drops = autoattack_drop(results)
+    parts = []
+    for rw, label in STRATEGY_LABELS.items():
+        runs = [r for r in results if r["config"]["objective"] == "trades"
+                and r["config"]["rewiring"] == rw]
+        if not runs:
+            continue
+        rows = drops[drops["run"].str.startswith(label + ",")] if len(drops) else drops
+        rows = rows[rows["drop (points)"].notna()] if len(rows) else rows
+        if not len(rows):
+            parts.append(f"{label}: not evaluated with AutoAttack (0 of {len(runs)} "
+                         f"networks)")
+            continue
+        parts.append(f"{label}: {rows['AutoAttack'].mean():.1f} % under AutoAttack against "
+                     f"{rows['PGD'].mean():.1f} % under PGD, a drop of "
+                     f"{rows['drop (points)'].mean():.1f} points ({len(rows)} of {len(runs)} "
+                     f"networks, {int(rows['images'].iloc[0]):,} images)")
+    return "; ".join(parts) + "." if parts else "No TRADES runs."
 
 
 def timings(results: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -242,3 +242,24 @@ def test_glue_is_a_no_op_without_myst_nb(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "myst_nb", None)  # import fails, as on Colab
     assert report.glue("name", "value") is None
     assert capsys.readouterr().out == ""
+
+
+def test_autoattack_drop_per_strategy_comes_from_the_results():
+    results = grid()
+    assert report.autoattack_drop(results).empty
+    assert report.autoattack_note(results).startswith(
+        "Unstructured: not evaluated with AutoAttack (0 of 2 networks)")
+    trades = [r for r in results if r["config"]["objective"] == "trades"]
+    for r in trades[:2]:  # unstructured, seeds 0 and 1: 4 points below PGD on 500 images
+        r["robustness"] = {"robust_accuracy": r["robust_accuracy"], "attack": {"n_images": 500}}
+        r["autoattack"] = {"robust_accuracy": r["robust_accuracy"] - 4.0, "clean_accuracy": 40.0,
+                           "attack": {"n_images": 500},
+                           "components": [{"name": "apgd-ce", "robust_accuracy": 30.0}],
+                           "checks": {"eval_mode": True}}
+    drop = report.autoattack_drop(results)
+    assert list(drop["drop (points)"]) == [4.0, 4.0]
+    assert list(drop["after apgd-ce"]) == [30.0, 30.0]
+    note = report.autoattack_note(results)
+    assert note.startswith("Unstructured: 16.0 % under AutoAttack against 20.0 % under PGD, a "
+                           "drop of 4.0 points (2 of 2 networks, 500 images)")
+    assert "Structured: not evaluated with AutoAttack (0 of 2 networks)" in note
