@@ -48,6 +48,8 @@ fi
 echo "setup: installing requirements into $VENV (this takes a few minutes the first time)"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -r requirements.txt
+# AutoAttack's components, without their unused requests~=2.25.1 pin (see requirements.txt)
+"$VENV/bin/python" -m pip install --quiet --no-deps torchattacks==3.5.1
 "$VENV/bin/python" -m pip install --quiet -e .
 touch "$STAMP"
 echo "setup: done"

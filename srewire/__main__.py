@@ -1,4 +1,4 @@
-"""Command line: ``python -m srewire {run, grid, data, campaign, unpack}``.
+"""Command line: ``python -m srewire {run, grid, data, evaluate, record, campaign, unpack}``.
 
     python -m srewire run --profile quick --objective trades --sparsity 0.95 \\
         --rewiring structured --seed 0 --out runs/trades95
@@ -6,6 +6,8 @@
     python -m srewire data --synthetic data/ | --download --data data/
     python -m srewire campaign --profile paper --minutes 9 --pack paper.tar.gz
     python -m srewire unpack paper.tar.gz --results results
+    python -m srewire evaluate results/quick/trades_s0.95_random_seed0 --attack autoattack
+    python -m srewire record results/quick/trades_s0.95_random_seed0
 
 Bad arguments (every ``--set`` value is checked for type and range) get one line naming the
 parameter, its value and the valid values, exit status 2, and nothing is written. A dataset
@@ -22,6 +24,7 @@ import sys
 from .config import (DEFAULT_SEEDS, EXPERIMENT, OBJECTIVES, PROFILES, STRATEGIES, ConfigError,
                      make_config)
 from .data import DataError
+from .record import RecordError
 
 
 def _sparsity(text: str) -> float:
@@ -32,6 +35,16 @@ def _sparsity(text: str) -> float:
                                          f"got {text!r}") from None
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be in the open interval (0, 1), got {text}")
+    return value
+
+
+def _images(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
@@ -96,6 +109,21 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--data", default=None)
     d.add_argument("--synthetic", default=None, metavar="DIR")
 
+    e = sub.add_parser("evaluate", help="attack a finished run's saved weights and add the "
+                       "numbers to its result.json")
+    e.add_argument("run_dir", help="run folder holding result.json and weights.npz")
+    e.add_argument("--attack", choices=("autoattack", "pgd"), required=True)
+    e.add_argument("--images", type=_images, default=None,
+                   help="test images to attack (default: the profile's n_robust: quick 500, "
+                   "long 1,000; paper: all 10,000)")
+    e.add_argument("--data", default=None)
+    e.add_argument("--device", default=None)
+    e.add_argument("--quiet", action="store_true")
+
+    rec = sub.add_parser("record", help="write the RobustBench-style record (robustbench.json) "
+                         "of TRADES runs from their result.json")
+    rec.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+
     # campaign / unpack, and grid through submitit (srewire.campaign)
     from .campaign import add_executor_arguments, add_parsers
     add_executor_arguments(g)
@@ -113,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     from .train import TrainingDiverged
 
     try:
+        if args.command in ("evaluate", "record"):
+            return _evaluate_or_record(args)
         if args.command == "run":
             cfg = make_config(args.profile, args.objective, args.sparsity, args.rewiring,
                               args.seed, **_overrides(args.set))
@@ -137,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(download(args.data))
             else:
                 parser.error("data: give --download or --synthetic DIR")
-    except (ConfigError, DataError, RunError) as exc:
+    except (ConfigError, DataError, RunError, RecordError) as exc:
         print(f"srewire: error: {exc}", file=sys.stderr)
         return 2
     except TrainingDiverged as exc:
@@ -147,6 +177,28 @@ def main(argv: list[str] | None = None) -> int:
         print("srewire: interrupted; run the same command again to resume from the last "
               "checkpoint", file=sys.stderr)
         return 130
+    return 0
+
+
+def _evaluate_or_record(args: argparse.Namespace) -> int:
+    """``evaluate`` and ``record``: errors (RunError, DataError, RecordError) are handled by
+    :func:`main`, which prints them and returns 2."""
+    from .record import record, write_record
+    from .reevaluate import evaluate_run, run_config
+
+    if args.command == "evaluate":
+        block = evaluate_run(args.run_dir, args.attack, images=args.images,
+                             data_root=args.data, device=args.device, quiet=args.quiet)
+        summary = {k: block[k] for k in ("clean_accuracy", "robust_accuracy")}
+        if args.attack == "autoattack":
+            summary["components"] = {c["name"]: c["robust_accuracy"]
+                                     for c in block["components"]}
+        print(json.dumps(summary))
+        return 0
+    for run_dir in args.run_dirs:  # every record is checked before any is written
+        record(run_config(run_dir)[1])
+    for run_dir in args.run_dirs:
+        print(write_record(run_dir))
     return 0
 
 

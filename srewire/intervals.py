@@ -1,4 +1,5 @@
-"""Confidence intervals for a difference of two means over a handful of seeds (Welch's t).
+"""Confidence intervals for a difference of two means over a handful of seeds (Welch's t),
+and the equivalence test built on them (two one-sided tests).
 
 The book compares strategies over 2-3 seeds per cell. A rule of "two standard errors" is a
 normal approximation that needs many seeds: with two seeds per group the 97.5 % quantile of
@@ -8,6 +9,12 @@ normally distributed values with unequal variances (Welch 1947; Satterthwaite de
 freedom). ``scipy.stats`` supplies the quantile where it is installed (it comes with Foolbox);
 otherwise a table of the two-sided 95 % quantiles is used, rounding the degrees of freedom
 down, which can only widen the interval.
+
+"No difference detected" is not "no difference": a claim that two strategies give the same
+accuracy needs an equivalence test. :func:`equivalence` is the two one-sided tests (TOST;
+Schuirmann 1987) read off the interval: equivalence within ``± margin`` is shown when the
+whole ``level`` interval lies inside ``(-margin, margin)``. With the 95 % interval each
+one-sided test runs at 2.5 %, a stricter reading than TOST's usual 90 % interval.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["Interval", "welch", "t_quantile"]
+__all__ = ["Interval", "welch", "t_quantile", "Equivalence", "equivalence"]
 
 # 97.5 % quantiles of Student's t for 1..30 degrees of freedom (standard tables).
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
@@ -87,3 +94,50 @@ def welch(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_
     denominator = va ** 2 / (n_a - 1) + vb ** 2 / (n_b - 1)
     df = (va + vb) ** 2 / denominator if denominator > 0 else float(n_a + n_b - 2)
     return Interval(mean_a - mean_b, t_quantile(df, level) * se, df, level)
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """The reading of one interval against an equivalence margin.
+
+    ``verdict``: "equivalent" (the interval lies within ± margin), "differs" (it excludes zero
+    and reaches beyond the margin), or "not decided" (neither). ``smallest_margin``: the
+    smallest margin the data could have confirmed, max(|low|, |high|); None for a degenerate
+    interval."""
+
+    interval: Interval
+    margin: float
+    verdict: str
+    smallest_margin: float | None
+
+    def text(self, digits: int = 2) -> str:
+        """The interval and its reading in words (a zero-width interval gets words only)."""
+        ci = self.interval
+        if ci.half_width == 0:
+            return (f"{ci.diff:+.{digits}f} in every seed, no seed-to-seed variation: no "
+                    f"interval can be computed, so nothing is decided")
+        reading = {"equivalent": f"equivalent within ±{self.margin:g}",
+                   "differs": "differs",
+                   "not decided": f"not decided at the ±{self.margin:g} margin"}[self.verdict]
+        return (f"{ci.text(digits)}: {reading} (the smallest margin these seeds could confirm "
+                f"is ±{self.smallest_margin:.{digits}f})")
+
+
+def equivalence(interval: Interval, margin: float) -> Equivalence:
+    """Two one-sided tests of ``|difference| < margin`` read off ``interval``.
+
+    Equivalent when low > -margin and high < margin; else "differs" when the interval excludes
+    zero; else "not decided". A zero-width interval (every seed gave the same value in both
+    groups) is "not decided": it carries no estimate of the noise."""
+    if not (math.isfinite(margin) and margin > 0):
+        raise ValueError(f"margin must be a positive number; got {margin!r}")
+    if interval.half_width == 0 or not math.isfinite(interval.half_width):
+        return Equivalence(interval, margin, "not decided", None)
+    smallest = max(abs(interval.low), abs(interval.high))
+    if -margin < interval.low and interval.high < margin:
+        verdict = "equivalent"
+    elif interval.excludes_zero:
+        verdict = "differs"
+    else:
+        verdict = "not decided"
+    return Equivalence(interval, margin, verdict, smallest)

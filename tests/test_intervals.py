@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from srewire.intervals import t_quantile, welch
+from srewire.intervals import equivalence, t_quantile, welch
 
 stats = pytest.importorskip("scipy.stats")  # installed with Foolbox; the table is tested below
 
@@ -50,3 +50,55 @@ def test_bad_arguments_name_the_parameter():
         t_quantile(3, 1.5)
     with pytest.raises(ValueError, match="level must be 0.95 without SciPy"):
         t_quantile(3, 0.9, use_scipy=False)
+
+
+# -- the equivalence test (two one-sided tests), against hand-computed t intervals ----------
+
+T975_DF2 = 4.302653  # 97.5 % quantile of Student's t with 2 degrees of freedom (tables)
+
+
+def _three_against_constant(values, constant=2.0):
+    """Welch for three values against a group of three equal values: the constant group has
+    no variance, so df = 2 and the half-width is t(2) * sd / sqrt(3) (by hand)."""
+    return welch(*_mean_std(values), 3, constant, 0.0, 3)
+
+
+@pytest.mark.parametrize("values, margin, verdict, smallest", [
+    # sd 1, half-width 4.302653 / sqrt(3) = 2.48414, diff 0: [-2.484, +2.484]
+    ([1.0, 2.0, 3.0], 3.0, "equivalent", 2.48414),
+    ([1.0, 2.0, 3.0], 2.0, "not decided", 2.48414),
+    # diff 10, same half-width: [7.516, 12.484] excludes zero, far beyond the margin
+    ([11.0, 12.0, 13.0], 1.0, "differs", 12.48414),
+    # sd 0.1, half-width 0.248414, diff 0.5: [0.2516, 0.7484] excludes zero but lies within
+    # +-1: a difference smaller than the margin is still equivalence
+    ([2.4, 2.5, 2.6], 1.0, "equivalent", 0.748414),
+])
+def test_equivalence_reads_the_interval_against_the_margin(values, margin, verdict, smallest):
+    ci = _three_against_constant(values)
+    assert ci.df == pytest.approx(2.0)
+    eq = equivalence(ci, margin)
+    assert eq.verdict == verdict
+    assert eq.smallest_margin == pytest.approx(smallest, abs=1e-5)
+    assert f"±{smallest:.2f}" in eq.text()
+
+
+def test_equivalence_is_t_based_not_two_standard_errors():
+    ci = _three_against_constant([1.0, 2.0, 3.0])  # SE = 1/sqrt(3) = 0.577
+    se = 1 / math.sqrt(3)
+    assert ci.half_width == pytest.approx(T975_DF2 * se, rel=1e-6)
+    # a margin of 3 SE would pass a two-standard-error rule, not the t interval (4.30 SE)
+    assert equivalence(ci, 3 * se).verdict == "not decided"
+    assert equivalence(ci, 4.5 * se).verdict == "equivalent"
+
+
+def test_a_zero_width_interval_gets_words_and_no_decision():
+    exact = welch(1.0, 0.0, 2, 0.0, 0.0, 3)
+    eq = equivalence(exact, 1.0)
+    assert eq.verdict == "not decided" and eq.smallest_margin is None
+    assert "CI" not in eq.text() and "no seed-to-seed variation" in eq.text()
+
+
+@pytest.mark.parametrize("margin", [0, -1.0, float("nan"), float("inf")])
+def test_the_margin_must_be_positive(margin):
+    with pytest.raises(ValueError, match="margin must be a positive number"):
+        equivalence(welch(1.0, 0.1, 2, 0.0, 0.1, 2), margin)
