@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import REPO, require_real_data
+from helpers import REPO
 from srewire.attacks import accuracy
 from srewire.config import ConfigError, from_dict, make_config
 from srewire.data import load_data, write_synthetic
@@ -73,8 +73,9 @@ def test_end_to_end_smoke_run_on_synthetic_data(tmp_path, synthetic_root, object
     assert time.perf_counter() - t < 5
 
 
-def test_end_to_end_smoke_run_on_real_cifar10(tmp_path):
-    root = require_real_data()
+@pytest.mark.real_data
+def test_end_to_end_smoke_run_on_real_cifar10(tmp_path, cifar10_root):
+    root = cifar10_root
     cfg = make_config("smoke", "trades", 0.95, "weight_based")
     result = run(cfg, tmp_path / "run", data_root=root, quiet=True)
     check_result(result, cfg)
