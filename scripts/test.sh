@@ -44,19 +44,20 @@ skip_stage() {
 }
 
 unit_tests() {
-    "$PY" -m pytest -q tests/
+    "$PY" -m pytest -q tests/ --junitxml="$T/junit-unit.xml"
 }
 
 # The unit suite again with torch's CPU kernels limited to AVX2 (oneDNN and ATen): another
 # CPU, emulated, so that a test comparing kernel-dependent floats exactly fails here too.
 unit_tests_avx2() {
-    ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 "$PY" -m pytest -q tests/
+    ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 "$PY" -m pytest -q tests/ \
+        --junitxml="$T/junit-unit-avx2.xml"
 }
 
 # The unit suite with no real data reachable: tests marked real_data skip, nothing else may
 # need CIFAR-10 (the tests find it only through $SREWIRE_DATA).
 unit_tests_no_data() {
-    env -u SREWIRE_DATA "$PY" -m pytest -q tests/
+    env -u SREWIRE_DATA "$PY" -m pytest -q tests/ --junitxml="$T/junit-unit-no-data.xml"
 }
 
 nbval() {
@@ -168,9 +169,14 @@ fi
 
 failed=0
 printf '\n==== summary\n'
-printf '%-30s %-20s %8s\n' stage result time
+# the table also goes to $T/summary.txt (CI uploads it with the executed notebooks)
+{
+    printf '%-30s %-26s %8s\n' stage result time
+    for i in "${!names[@]}"; do
+        printf '%-30s %-26s %6d s\n' "${names[$i]}" "${verdicts[$i]}" "${seconds[$i]}"
+    done
+} | tee "$T/summary.txt"
 for i in "${!names[@]}"; do
-    printf '%-30s %-20s %6d s\n' "${names[$i]}" "${verdicts[$i]}" "${seconds[$i]}"
     [ "${verdicts[$i]}" = FAIL ] && failed=1
 done
 if [ "$failed" = 1 ]; then
