@@ -4,7 +4,7 @@ the earlier issue (CPU == GPU, host synchronisations per step, input-bound ratio
     python benchmarks/gpu_check.py [--out results/gpu] [--sections targets same syncs speed]
     python benchmarks/gpu_check.py --dry-run        # on the CPU, tiny, into a temporary folder
 
-**targets** (issue 11.4), measured in this one run on full-width VGG11, batch 128, sparsity
+**targets**, measured in this one run on full-width VGG11, batch 128, sparsity
 0.95, precision bf16, device-resident data through the real training loop
 (:func:`srewire.train.train_epoch`), the step captured as a CUDA graph where it can be (the
 mode is recorded per row; with ``rng="host"`` or a rewiring step that synchronises, the
@@ -287,7 +287,7 @@ def speed_table(device: str, steps: int, tf32: bool, sparsity: float = 0.95) -> 
 # --------------------------------------------------------------------------------------------
 
 PAPER_STEPS, PAPER_EPOCHS, TEST_IMAGES = 390 * 100, 100, 10_000
-TARGETS = {  # issue 11.4, on one H200
+TARGETS = {  # on one H200
     "natural step with rewiring (ms)": 2.0,
     "rewiring share of the natural step": 0.15,
     "TRADES-10 step (ms)": 9.0,

@@ -91,7 +91,7 @@ class Config:
     # randomness: host draws every random number on the CPU (a GPU run repeats the CPU run up
     # to floating-point noise); device draws on the training device (no copies)
     rng: str = "host"                   # host | device
-    # arithmetic (Issue 11): autocast precision of the training step, and of the evaluation
+    # arithmetic: autocast precision of the training step, and of the evaluation
     # attack (fp32 by default: a reduced-precision attack can hide gradients). auto = bf16 where
     # the device runs it natively, fp16 on other CUDA devices, fp32 elsewhere.
     precision: str = "auto"             # auto | fp32 | bf16 | fp16
@@ -149,7 +149,7 @@ _CHOICES = {
 _LEGACY = {"precision": "fp32", "eval_precision": "fp32", "initial_fill": "strategy"}
 
 
-# Parameters checked by type and range (Issue 13.1); every field of Config is in exactly one
+# Parameters checked by type and range; every field of Config is in exactly one
 # group below or in _CHOICES, which tests/test_config.py holds us to.
 _POSITIVE_INT = ("epochs", "batch_size", "eval_batch_size", "train_attack_steps", "pgd_steps",
                  "pgd_restarts")
@@ -192,7 +192,7 @@ def check_seeds(seeds: Any, name: str = "seeds") -> tuple[int, ...]:
 
 
 def validate(cfg: Config) -> Config:
-    """Check every field's type and range (Issue 13.1); raise :class:`ConfigError` with one
+    """Check every field's type and range; raise :class:`ConfigError` with one
     line naming the parameter, its value and the valid values."""
     for name, choices in _CHOICES.items():
         check_choice(name, getattr(cfg, name), choices)

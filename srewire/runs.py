@@ -12,7 +12,7 @@ its output folder:
   ends with the same results as an uninterrupted run.
 
 A finished run is its own cache: the same config on the same data (by content hash) returns
-the stored result (Issue 13.7). Every file is written atomically (:mod:`srewire.files`).
+the stored result. Every file is written atomically (:mod:`srewire.files`).
 
 :func:`ensure_grid` runs the thesis's grid (99 % natural, 95 % natural, 95 % TRADES, each with
 the three strategies) for a profile and seeds, skipping runs whose results exist;
@@ -455,7 +455,7 @@ def run(config: Config, out: str | os.PathLike, *, data_root: str | os.PathLike 
     Returns the stored result when ``out`` holds this run, made from the same data; resumes
     from ``out/checkpoint.pt`` when present (same config required). ``restart`` deletes both
     first and trains from the start. Data marked synthetic is accepted on the smoke profile
-    or with ``allow_synthetic`` (Issue 17.2). Raises :class:`RunError`,
+    or with ``allow_synthetic``. Raises :class:`RunError`,
     :class:`~srewire.config.ConfigError` or :class:`~srewire.data.DataError` before writing
     anything when an argument is bad.
     """
@@ -551,7 +551,7 @@ def ensure_grid(profile: str, seeds: Iterable[int] = (0,), *,
 
 
 def _refuse_synthetic(result: dict, where: Path) -> None:
-    """The book shows quick and paper results made from CIFAR-10 only (Issue 17.2)."""
+    """The book shows quick and paper results made from CIFAR-10 only."""
     profile = result["config"]["profile"]
     if profile != "smoke" and _recorded_data(result)[0] != "cifar10":
         raise RunError(f"{where} is a {profile} result made from "

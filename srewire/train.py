@@ -15,7 +15,7 @@ the number of connections); losses and accuracies are summed on the device and r
 epoch, and a non-finite loss is checked every ``check_every`` steps. (On a GPU the wall times
 recorded per epoch include the time the device needs to catch up at those points.)
 
-Precision (issue 11): the forward pass and the losses run as ``cfg.precision`` says (see
+Precision: the forward pass and the losses run as ``cfg.precision`` says (see
 :mod:`srewire.precision`; the losses always in float32), fp16 with a gradient scaler. On CUDA,
 ``graphs=True`` replays the whole step (forward, backward, optimiser, rewiring) as one CUDA
 graph, see :class:`TrainStep`; the eager loop stays the default, and the only one on a CPU.

@@ -1,7 +1,7 @@
 """The compact files a run leaves besides ``result.json``: ``masks.npz`` and ``weights.npz``.
 
 * ``masks.npz`` — the final connectivity of every sparse layer, bit-packed and compressed.
-* ``weights.npz`` — the trained weights, exactly (Issue 13.2): for every sparse layer the
+* ``weights.npz`` — the trained weights, exactly: for every sparse layer the
   connectivity bits, theta of the connected coordinates as float32 and the fixed signs of all
   coordinates as bits; every other parameter and buffer as float32. Reloading gives back the
   connectivity of ``masks.npz`` bit for bit and every sign, including coordinates revived at

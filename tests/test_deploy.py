@@ -1,4 +1,4 @@
-"""srewire.deploy and srewire.prune: equal outputs, multiply-add counts, exact budgets (issue 14).
+"""srewire.deploy and srewire.prune: equal outputs, multiply-add counts, exact budgets.
 
 Times are never checked here; benchmarks/bench_deploy.py measures them.
 """

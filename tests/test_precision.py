@@ -1,4 +1,4 @@
-"""Mixed precision (issue 11.1) and the capturable training step (issue 11.3), on the CPU."""
+"""Mixed precision and the capturable training step, on the CPU."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The device step (rng="device", issue 11 point 2): no host read-back, static shapes, and the
+"""The device step (rng="device"): no host read-back, static shapes, and the
 host step's semantics (budget, size-proportional split, uniform revival, greedy nearest
 claims in claim order), checked on the CPU."""
 

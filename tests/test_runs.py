@@ -213,7 +213,7 @@ def test_compact_weights_reproduce_the_model(tmp_path, synthetic_root):
 
 
 # --------------------------------------------------------------------------------------------
-# Issue 13.2, 13.3, 13.7, 17.2. Training and evaluation are replaced by cheap stand-ins where a
+# Training and evaluation are replaced by cheap stand-ins where a
 # test is about the files and the cache, not about the numbers (every phase around them runs).
 # --------------------------------------------------------------------------------------------
 
