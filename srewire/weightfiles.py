@@ -31,6 +31,10 @@ __all__ = ["save_masks", "load_masks", "save_weights", "load_weights", "WEIGHTS_
 WEIGHTS_FORMAT = 2  # 1 (no "format" entry): float16 sign * theta of the connected coordinates
 
 
+class ApproximateWeightsWarning(UserWarning):
+    """A weights file in the first format (float16): the weights reload approximately."""
+
+
 def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
@@ -87,7 +91,7 @@ def load_weights(path: str | os.PathLike, config: Config) -> VGG11:
         if version == 1:
             warnings.warn(f"{path} is in the first weights format (float16): coordinates with "
                           f"theta below about 3e-8 reload as dormant with sign +1; rerun the "
-                          f"run to get an exact file", stacklevel=2)
+                          f"run to get an exact file", ApproximateWeightsWarning, stacklevel=2)
         for key in state:
             if key in z.files:
                 state[key] = torch.from_numpy(z[key]).reshape(state[key].shape)
