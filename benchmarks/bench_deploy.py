@@ -1,5 +1,5 @@
 """Benchmark: does the structure buy speed? Inference latency of every representation of
-:mod:`srewire.deploy` for the committed quick-grid networks (issue 14.2).
+:mod:`srewire.deploy` for the committed quick-grid networks.
 
 Networks (seed 0 masks of every grid cell: 3 strategies x {99 % natural, 95 % natural,
 95 % TRADES}): as trained, and after the thesis's single-fibre pruning (Thesis §4.1); the

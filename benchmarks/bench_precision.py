@@ -1,4 +1,4 @@
-"""fp32 / bf16 step-time ratio on this machine (issue 11.4, CPU part): full-width VGG11,
+"""fp32 / bf16 step-time ratio on this machine: full-width VGG11,
 batch 128, sparsity 0.95, one natural step and one TRADES-10 step, each as a run executes it
 (:meth:`srewire.train.TrainStep.eager`: forward and loss, backward, SGDW, random rewiring).
 

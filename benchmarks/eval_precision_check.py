@@ -1,4 +1,4 @@
-"""Does the evaluation attack's precision change the robust accuracy? (issue 11.1)
+"""Does the evaluation attack's precision change the robust accuracy?
 
     python benchmarks/eval_precision_check.py --data DATA [--results results] [--images 200]
 

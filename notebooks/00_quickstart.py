@@ -53,7 +53,7 @@ if path.is_file():
     print(f"clean accuracy:        {result['clean_accuracy']} %")
     print(f"robust accuracy:       {'not measured' if robust is None else f'{robust} %'}")
     print(f"sparsity:              {result['sparsity']['global']}")
-    print(f"all-zero filters:      {result['zero_fibres']['global']['out']} %")
+    print(f"zero fibres (out):     {result['zero_fibres']['global']['out']} %")
 else:
     print(f"No result for {profile}/{run} in {results_dir} yet. Make it with")
     print(f"    python -m srewire grid --profile {profile} --results {results_dir}")

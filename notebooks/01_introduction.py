@@ -68,6 +68,8 @@ print(f"model: VGG11, {100 * cfg['sparsity']:g} % sparse, trained with TRADES "
       f"({cfg['profile']} profile, seed {cfg['seed']}); "
       f"clean accuracy {model_result['clean_accuracy']:.2f} %, "
       f"PGD accuracy {model_result['robust_accuracy']:.2f} %")
+if model_result["weights_note"]:
+    print("note:", model_result["weights_note"])
 
 # %% [markdown]
 # ## Adversarial examples and PGD

@@ -68,10 +68,11 @@ toy_connectivity = 0.1  # fraction of connected weights in the simulated layer
 # `srewire.rewiring.nearest_dormant`; it looks outward from each sample through offsets
 # sorted by distance and only scans the whole tensor for samples buried inside a full cluster.
 #
-# Here it is on a small 2-D mask: a block of connections with three samples on its edge. The
-# numbers show which dormant cell each sample claims, in claim order.
+# Here it is on a small 2-D mask: a block of connections with three samples on its edge, each
+# sampled three times, so that they make nine claims. The numbers show which dormant cell is
+# claimed, in claim order.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Claims of three samples (x) next to a block of connections (yellow), with the Euclidean distance (left) and with Equation 3 as printed (right). Numbers give the claim order.", "name": "fig-claims"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Nine claims of three samples (black x, each sampled three times) next to a block of connections (yellow; dormant cells dark purple), with the Euclidean distance (left) and with Equation 3 as printed (right). Claimed cells are white, numbered in claim order.", "name": "fig-claims"}}
 import torch
 
 from srewire import plots
@@ -111,6 +112,28 @@ fig = plots.claims_demo(connected.numpy(), sources.tolist()[:3],
 fig = plots.distance_maps((12, 12), (6, 6))
 
 # %% [markdown]
+# (sec-zero-fibres)=
+# ## Zero fibres: the thesis's "zero vectors"
+#
+# Thesis §4.1 measures structure as "the total percentage of the lowest dimensional vectors
+# (the single vectors that make up a 2D layer which in turn could make up a 4D layer etc.)
+# that contain only zeros (zero vectors)". This book calls such a vector a **fibre** and an
+# all-zero one a **zero fibre**; "zero fibres (%)" in every table and figure is the thesis's
+# "zero vectors". A weight tensor has one family of fibres per axis, and the thesis does not
+# say which axis its vectors run along. The fibres counted here run along the **output
+# axis**: the last axis of the predecessor's TensorFlow kernels {cite:p}`igitugraz2021code`,
+# (kh, kw, C_in, C_out) for a convolution and (n_in, n_out) for a dense layer. A fibre is
+# then one input position, (kh, kw, C_in) or one input unit, with its weights to every
+# output; a zero fibre is an input position that **no filter reads**, one row of the im2col
+# matrix that the product can skip. That this is the thesis's axis is our inference: it is
+# the one whose counts have the thesis's magnitude (about 2 % zero fibres for a randomly
+# rewired 99 % sparse network, against about 97 % along PyTorch's last axis, the kernel
+# column). The counts along the other axes are in every `result.json` too.
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Zero fibres, drawn on a small convolution kernel (left, its (kh, kw, C_in) input positions as rows and its output channels as columns: the im2col matrix) and a small dense matrix (right). Each row is one fibre along the output axis; the row outlined in red is a zero fibre, an input position that no filter reads. Connected weights are yellow, dormant ones dark purple.", "name": "fig-zero-fibres"}}
+fig = plots.fibre_diagram()
+
+# %% [markdown]
 # ## Figure 2, regenerated: what structured rewiring builds
 #
 # Thesis Figure 2 contrasts the *ideal* structure — whole rows of a weight matrix filled,
@@ -130,12 +153,12 @@ eq3 = toy_layer((48, 48), toy_connectivity, toy_steps, "structured", metric="eq3
                 snapshots=(toy_steps,))
 snapshots["eq3"] = {toy_steps: connectivity_matrix(eq3[toy_steps])}
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "A simulated 48 x 48 layer at 10 % connectivity: the random initial mask, and the mask after the simulation with random, structured and weight-based rewiring (Euclidean distance), and with structured rewiring under Equation 3 as printed.", "name": "fig-figure2"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A simulated 48 x 48 layer at 10 % connectivity (connected yellow, dormant dark purple): the random initial mask, and the mask after the simulation with random, structured and weight-based rewiring (Euclidean distance), and with structured rewiring under Equation 3 as printed.", "name": "fig-figure2"}}
 labels = {"random": "Unstructured", "structured": "Structured",
           "weight_based": "Weight-based", "eq3": "Structured, Eq. 3"}
 panels = [snapshots["random"][0]] + [snapshots[k][toy_steps] for k in labels]
 titles = ["Initial (random)"] + [f"{labels[k]}, step {toy_steps}" for k in labels]
-fig = plots.mask_panels(panels, titles, width=2.6)
+fig = plots.mask_panels(panels, titles)
 
 # %% [markdown]
 # Random rewiring keeps the mask uniformly scattered. Structured rewiring grows patches, and
@@ -144,7 +167,7 @@ fig = plots.mask_panels(panels, titles, width=2.6)
 # along the axis on which their index is small and hardly at all along the other. None of
 # them builds the thesis's *ideal* structure of whole empty rows: a patch
 # that straddles a row keeps it non-empty. How much of the tensor is freed is measured by the
-# share of *zero fibres*, the rows (here: input vectors) that hold no connection at all:
+# share of *zero fibres* ({ref}`sec-zero-fibres`), the rows that hold no connection at all:
 
 # %% tags=["hide-input"]
 rows = []
@@ -153,9 +176,9 @@ for key, label in labels.items():
     zero, total = zero_fibres(m, axis=1)
     rows.append((label, 100 * zero / total))
 zero0, total0 = zero_fibres(torch.from_numpy(snapshots["random"][0]), axis=1)
-print(f"{'initial (random)':22s} zero rows {100 * zero0 / total0:5.1f} %")
+print(f"{'initial (random)':22s} zero fibres {100 * zero0 / total0:5.1f} %")
 for label, pct in rows:
-    print(f"{label:22s} zero rows {pct:5.1f} %")
+    print(f"{label:22s} zero fibres {pct:5.1f} %")
 glue("toy_zero_random", f"{rows[0][1]:.1f}")
 glue("toy_zero_structured", f"{rows[1][1]:.1f}")
 glue("toy_zero_wb", f"{rows[2][1]:.1f}")

@@ -21,14 +21,15 @@
 # that hold only zeros, before and after pruning, and Figures 3–14, the connectivity matrices
 # of unstructured, structured and weight-based networks side by side.
 #
-# **How structure is measured.** A *fibre* is a 1-D slice of a weight tensor along one axis.
-# Following the thesis's TensorFlow code base, the fibres counted run along the *output
-# channel* axis: for a convolution each (kernel row, kernel column, input channel) position
-# holds one fibre across all output channels, and for a dense layer each input unit holds one
-# fibre across all output units. A zero fibre is an input position the layer never reads,
-# which a sparse kernel can skip entirely. This is the reading whose magnitudes fit the
-# thesis (about 2 % zero fibres for a randomly rewired 99 % sparse network); the other axes
-# are in every `result.json` too. **After pruning** zeroes every weight that sits alone in
+# **How structure is measured.** The thesis's "zero vectors" are this book's *zero fibres*,
+# defined with a picture in {ref}`sec-zero-fibres`: fibres run along the output axis of the
+# predecessor's TensorFlow kernel layout {cite:p}`igitugraz2021code`, so for a convolution each
+# (kernel row, kernel column, input channel) position holds one fibre across all output
+# channels, and for a dense layer each input unit holds one fibre across all output units. A
+# zero fibre is an input position that no filter reads, one im2col row a sparse kernel can
+# skip. That the thesis counted along this axis is our inference from its magnitudes (about
+# 2 % zero fibres for a randomly rewired 99 % sparse network); the other axes are in every
+# `result.json` too. **After pruning** zeroes every weight that sits alone in
 # its fibre and counts again; the accuracy of the pruned networks is in the next chapter.
 #
 # **Scale.** {glue:text}`scale_note` {glue:text}`paper_status`
@@ -53,7 +54,7 @@ data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or .
 force = False  # recompute instead of reading cached results
 seeds = None  # seeds of the grid (None: the profile's default, see srewire.config)
 figure_seed = 0  # the run whose connectivity matrices are drawn
-figure_layer = "dense2"  # the 256 x 256 layer ("layer 9" of the thesis's repository figure)
+figure_layer = "dense2"  # the 256 x 256 layer, as in the thesis repository's one figure
 zoom_layer = "dense1"  # the 2048 x 256 layer ("layer 8", Thesis Figures 12-14)
 
 # %% tags=["remove-cell"]
@@ -95,6 +96,7 @@ glue("order_99", "appears here too" if m99[0] < m99[1] < m99[2] else
      "does not appear in full here")
 glue("zero_95t_wb", f"{z[('trades', 0.95, 'weight_based')].mean:.2f}")
 glue("zero_95t_random", f"{z[('trades', 0.95, 'random')].mean:.2f}")
+glue("thesis_95t", " and ".join(f"{v:g} %" for v in report.THESIS["zero_fibres"][("trades", 0.95)][::2]))
 
 # %% [markdown]
 # At 99 % sparsity the ordering the thesis reports {glue:text}`order_99`: random rewiring leaves
@@ -103,14 +105,18 @@ glue("zero_95t_random", f"{z[('trades', 0.95, 'random')].mean:.2f}")
 # after pruning the lone weights, {glue:text}`pruned_99_random` %,
 # {glue:text}`pruned_99_structured` % and {glue:text}`pruned_99_weight_based` %. At 95 %
 # sparsity there are five times as many connections and almost every fibre holds one
-# ({glue:text}`zero_95t_random` % and {glue:text}`zero_95t_wb` % for the TRADES networks),
-# as in the thesis. The chapter "Do the thesis's claims hold?" tests the ordering against
+# ({glue:text}`zero_95t_random` % and {glue:text}`zero_95t_wb` % for the unstructured and
+# weight-based TRADES networks; the thesis reports {glue:text}`thesis_95t` for its
+# 100-epoch networks, Table 1). The chapter "Do the thesis's claims hold?" tests the ordering against
 # the seed-to-seed noise.
 #
 # ## Figures 3–11: connectivity of a 256 x 256 layer
 #
-# The thesis shows the connectivity of one 2-D layer for each setting; its repository's only
-# figure is the second 256 x 256 dense layer, so that layer is drawn here. Rows are input
+# The thesis shows the connectivity of one 2-D layer for each setting but does not say which.
+# The one figure in the thesis's public repository {cite:p}`seidel2025repository`, named
+# `sparse5_wb_trades_layer9.svg`, is a 256 x 256 matrix; the only 256 x 256 layer of a VGG11
+# with the predecessor's dense head is the second dense layer, so that layer is drawn here
+# (our inference from the figure's shape). Rows are input
 # units (fibres), columns output units; each network gets a row, with the whole layer on the
 # left and its outlined corner enlarged on the right, where single connections and clusters
 # can be told apart. The figures come from `paper` runs where those exist.
@@ -147,8 +153,10 @@ for key, (objective, sparsity) in (("99", ("natural", 0.99)), ("95", ("natural",
 # ## Figures 12–14: "layer 8" of the 99 % network
 #
 # The thesis singles out "layer 8" of the 99 % sparse network, its most structured result.
-# Counting the weight layers from zero, as the thesis's repository does for its "layer 9"
-# figure, layer 8 is the first dense layer (2048 inputs, 256 outputs). The thesis's captions
+# If the weight layers are counted from zero, the file name of the repository's figure,
+# "layer9", names the 256 x 256 second dense layer, and layer 8 is the first dense layer (2048
+# inputs, 256 outputs); this numbering is our inference from that one file
+# {cite:p}`seidel2025repository`. The thesis's captions
 # give the share of zero vectors of this layer for each strategy; each panel sets its value
 # beside ours.
 

@@ -76,8 +76,8 @@ show(readable(profiles).T, "What differs between the profiles (\"all\": all of t
 # (39,000 steps) and PGD-50 with 10 restarts on all 10,000 test images. `quick` keeps the
 # full-width VGG11 — the structure metrics depend on the layer shapes — and the
 # predecessor's TRADES attack, and cuts the data, the epochs and the evaluation attack so
-# that the whole grid of nine runs fits in 90 minutes on a 2-core laptop-class CPU (measured
-# below).
+# that one seed's grid of nine runs trains on a 2-core laptop-class CPU in a time measured in
+# hours, not days; the times of the committed runs, per run and per seed, are below.
 # `smoke` only checks that the machinery runs.
 #
 # ## Wall time per run

@@ -67,6 +67,7 @@ force = False  # recompute instead of reading cached results
 
 # %% tags=["remove-cell"]
 from srewire import report, speed
+from srewire.render import show
 from srewire.report import glue
 
 record = speed.load_deploy(results_dir, profile)
@@ -85,6 +86,7 @@ glue("load_before", f"{m['load_average_1min']['before']:.1f}")
 glue("load_after", f"{m['load_average_1min']['after']:.1f}")
 glue("large_for", s.get("large_batches_for", "all networks").replace("key networks: ", ""))
 glue("machine_note", speed.machine_note(record))
+glue("complete_note", speed.completeness_note(record))
 
 # %% [markdown]
 # ## What was measured
@@ -96,9 +98,7 @@ glue("machine_note", speed.machine_note(record))
 # round by round so that a disturbance hits all of them; the file keeps the interquartile
 # range too. {glue:text}`machine_note`
 # The networks carry the seed-0 masks of the grid with random weights: latency depends only
-# on the masks. The run writes its file after every network, most important first; where it
-# was stopped before the end (`complete: False` above), the networks it did not reach are
-# missing from the tables below.
+# on the masks. {glue:text}`complete_note`
 #
 # ## End to end
 #
@@ -116,16 +116,17 @@ plt.show()
 
 # %% [markdown]
 # The same at batch 1 as a table, latency relative to dense masked (below 1 is faster), with
-# the networks after the thesis's single-fibre pruning:
+# the networks after the thesis's single-fibre pruning. The dense VGG11 has only its dense
+# form, so its other cells are empty (—):
 
 # %% tags=["hide-input"]
-speed.latency_table(record, 1)
+show(speed.latency_table(record, 1), "Latency relative to dense masked, batch 1")
 
 # %% [markdown]
 # At batch 128:
 
 # %% tags=["hide-input"]
-speed.latency_table(record, 128)
+show(speed.latency_table(record, 128), "Latency relative to dense masked, batch 128")
 
 # %% [markdown]
 # ## Where each representation wins
@@ -136,20 +137,20 @@ speed.latency_table(record, 128)
 # best and median latency relative to dense masked. Batch 1:
 
 # %% tags=["hide-input"]
-speed.winners(record, 1)
+show(speed.winners(record, 1), "Where each representation wins, batch 1")
 
 # %% [markdown]
 # Batch 128:
 
 # %% tags=["hide-input"]
-speed.winners(record, 128)
+show(speed.winners(record, 128), "Where each representation wins, batch 128")
 
 # %% [markdown]
 # The work each representation does: multiply-adds in millions per image, beside the
 # multiply-adds of the nonzero weights alone (the floor):
 
 # %% tags=["hide-input"]
-speed.latency_table(record, 1, "MMAC")
+show(speed.latency_table(record, 1, "MMAC"), "Multiply-adds (millions per image)")
 
 # %% tags=["remove-cell"]
 nets = {(e["kind"], e["objective"], e["sparsity"], e["rewiring"]): e for e in record["networks"]}
@@ -166,17 +167,11 @@ for tag, rw in (("wb", "weight_based"), ("rnd", "random")):
         for v in ("compact", "csr", "condensed", "channels"):
             lat = e["latency"].get(str(b)) if e else None
             glue(f"{v}_{tag}_{b}", f"{lat[v]['relative_to_dense']:.2f}" if lat else "n/a")
-best = {}
 for b in s["batches"]:
-    rows = [(e["latency"][str(b)][v]["relative_to_dense"], v, e["name"])
-            for e in record["networks"] if e["kind"] != "dense_reference"
-            and str(b) in e["latency"] for v in e["latency"][str(b)] if v != "dense"]
-    best[b] = min(rows)
-    glue(f"best_{b}", f"{best[b][0]:.2f}")
-    glue(f"best_variant_{b}", speed.VARIANT_LABELS[best[b][1]])
-    glue(f"best_net_{b}", speed.network_label(next(e for e in record["networks"]
-                                                  if e["name"] == best[b][2])))
-print({b: (round(r, 3), v, n) for b, (r, v, n) in best.items()})
+    ratio, variant, network = speed.fastest_overall(record, b)
+    glue(f"best_{b}", f"{ratio:.2f}")
+    glue(f"best_variant_{b}", variant)
+    glue(f"best_net_{b}", network)
 
 # %% [markdown]
 # For the 99 % weight-based network the nonzero weights need {glue:text}`floor_wb` % of the
@@ -203,13 +198,15 @@ print({b: (round(r, 3), v, n) for b, (r, v, n) in best.items()})
 # (the file keeps each layer's interquartile range):
 
 # %% tags=["hide-input"]
-speed.layer_table(record, wb99["name"], 1)
+show(speed.layer_table(record, wb99["name"], 1),
+     "99 % weight-based network, per layer, batch 1: latency relative to dense masked")
 
 # %% [markdown]
 # and the multiply-adds of the same layers (thousands per image):
 
 # %% tags=["hide-input"]
-speed.layer_table(record, wb99["name"], 1, "MMAC")
+show(speed.layer_table(record, wb99["name"], 1, "MMAC"),
+     "99 % weight-based network, per layer: multiply-adds (thousands per image)")
 
 # %% [markdown]
 # ## The thesis's proposal: train at 98 %, prune with the structure in mind to 99 %
@@ -239,19 +236,19 @@ glue("p_acc_cut", f"{acc_after_prune:.1f}")
 row = table.loc["98 % weight-based, pruned to 99 %, fine-tuned"]
 glue("p_acc", f"{row['clean accuracy %']:.1f}")
 glue("p_fib", f"{row['zero fibres (out) %']:.1f}")
-glue("p_seeds", str(len(pruned)))
+glue("p_seeds", speed.seeds_phrase(len(pruned)))
 glue("p_lat", speed.ratio(row["fibre-compacted x dense"]))
 for rw, label in report.STRATEGY_LABELS.items():
     r = table.loc[f"99 % directly, {label}"]
     glue(f"d_acc_{rw}", f"{r['clean accuracy %']:.1f}")
     glue(f"d_fib_{rw}", f"{r['zero fibres (out) %']:.1f}")
     glue(f"d_lat_{rw}", speed.ratio(r["fibre-compacted x dense"]))
-table
+show(table, "Pruned with the structure in mind against trained at 99 % directly")
 
 # %% [markdown]
 # Trained at 98 %, the weight-based networks reach {glue:text}`p_acc98` % clean accuracy;
 # cutting them to 99 % drops that to {glue:text}`p_acc_cut` %, and {glue:text}`ft_steps`
-# fine-tuning steps bring it to {glue:text}`p_acc` % ({glue:text}`p_seeds` seed(s)). The
+# fine-tuning steps bring it to {glue:text}`p_acc` % ({glue:text}`p_seeds`). The
 # directly trained 99 % networks reach {glue:text}`d_acc_random` % (unstructured),
 # {glue:text}`d_acc_structured` % (structured) and {glue:text}`d_acc_weight_based` %
 # (weight-based). The pruned networks have {glue:text}`p_fib` % empty output-axis fibres

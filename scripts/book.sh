@@ -6,6 +6,7 @@
 #   4. tools/book.py stage + build      (Jupyter Book, warnings are errors)
 #
 # Usage: bash scripts/book.sh [--profile quick|paper|smoke] [--force] [--data DIR]
+#        bash scripts/book.sh --committed
 #   --profile quick   (default) reduced runs on CPU, seeds 0 1, results in results/quick/
 #   --profile paper   the thesis's scale (needs a GPU), seed 0, results in results/paper/
 #   --profile smoke   seconds-long runs to check the pipeline, seed 0, results in
@@ -14,15 +15,18 @@
 #                     force=True to the notebooks: they read the grid's results (compute
 #                     only what is missing, so nothing twice) and retrain their own sweep
 #   --data DIR        folder holding cifar-10-batches-py/ (default: $SREWIRE_DATA, else ./data)
+#   --committed       only step 4, on the committed executed notebooks and results: nothing is
+#                     trained or executed, no data is needed (what the Pages workflow publishes)
 # Running it again retrains nothing: finished runs are skipped.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 
 profile=quick
 force=()
 data=""
+committed=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --profile) profile="${2:-}"; shift 2 || { usage; exit 2; } ;;
@@ -30,6 +34,7 @@ while [ $# -gt 0 ]; do
         --data) data="${2:-}"; shift 2 || { usage; exit 2; } ;;
         --data=*) data="${1#*=}"; shift ;;
         --force) force=(--force); shift ;;
+        --committed) committed=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "book.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -51,6 +56,15 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "setup"
 bash scripts/setup.sh
+
+if [ "$committed" = 1 ]; then
+    step "build the book from the committed notebooks"
+    "$PY" tools/book.py stage --executed . --out _build/site
+    "$PY" tools/book.py build --site _build/site
+    printf '\nbook.sh: done in %d s (committed notebooks). Open the book at:\n  %s\n' \
+        $((SECONDS - start)) "$PWD/_build/site/_build/html/index.html"
+    exit 0
+fi
 
 # Where the data is. The notebooks run in notebooks/, so a default ./data is passed on
 # explicitly; $SREWIRE_DATA reaches the package and the notebooks through the environment.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU window (Issue 12, point 4): run as much of the paper grid as fits, pack it, bring it back.
+# One GPU window: run as much of the paper grid as fits, pack it, bring it back.
 #
 #   OUT=/folder/that/comes/back bash scripts/gpu_window.sh
 #

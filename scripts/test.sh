@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's checks; CI runs exactly this (through .ci/run). Stages:
 #   setup      scripts/setup.sh
-#   unit       pytest -q tests/
+#   unit       pytest -q tests/, then again with torch's kernels limited to AVX2, and once
+#              with $SREWIRE_DATA unset (tests marked real_data skip) when it was set
 #   nbval      the committed notebooks re-executed, outputs compared (tests/nbval_sanitize.cfg)
 #   smoke      every notebook executed under papermill with profile=smoke, on a fresh smoke
 #              grid in _build/test/ (data: $SREWIRE_DATA if set, else a synthetic stand-in)
@@ -43,7 +44,20 @@ skip_stage() {
 }
 
 unit_tests() {
-    "$PY" -m pytest -q tests/
+    "$PY" -m pytest -q tests/ --junitxml="$T/junit-unit.xml"
+}
+
+# The unit suite again with torch's CPU kernels limited to AVX2 (oneDNN and ATen): another
+# CPU, emulated, so that a test comparing kernel-dependent floats exactly fails here too.
+unit_tests_avx2() {
+    ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 "$PY" -m pytest -q tests/ \
+        --junitxml="$T/junit-unit-avx2.xml"
+}
+
+# The unit suite with no real data reachable: tests marked real_data skip, nothing else may
+# need CIFAR-10 (the tests find it only through $SREWIRE_DATA).
+unit_tests_no_data() {
+    env -u SREWIRE_DATA "$PY" -m pytest -q tests/ --junitxml="$T/junit-unit-no-data.xml"
 }
 
 nbval() {
@@ -129,6 +143,12 @@ mkdir -p "$T"
 
 if run_stage setup bash scripts/setup.sh; then
     run_stage "unit tests" unit_tests
+    run_stage "unit tests, AVX2 kernels" unit_tests_avx2
+    if [ -n "${SREWIRE_DATA:-}" ]; then
+        run_stage "unit tests, no CIFAR-10" unit_tests_no_data
+    else
+        skip_stage "unit tests, no CIFAR-10" "first run had none"
+    fi
     run_stage "nbval (committed notebooks)" nbval
     run_stage "notebooks, profile smoke" smoke
     run_stage "colab (one notebook alone)" colab
@@ -141,7 +161,7 @@ if run_stage setup bash scripts/setup.sh; then
         skip_stage "browser check" "no book"
     fi
 else
-    for stage in "unit tests" "nbval (committed notebooks)" "notebooks, profile smoke" \
+    for stage in "unit tests" "unit tests, AVX2 kernels" "unit tests, no CIFAR-10" "nbval (committed notebooks)" "notebooks, profile smoke" \
                  "colab (one notebook alone)" "book (committed notebooks)" "browser check"; do
         skip_stage "$stage" "setup failed"
     done
@@ -149,9 +169,14 @@ fi
 
 failed=0
 printf '\n==== summary\n'
-printf '%-30s %-20s %8s\n' stage result time
+# the table also goes to $T/summary.txt (CI uploads it with the executed notebooks)
+{
+    printf '%-30s %-26s %8s\n' stage result time
+    for i in "${!names[@]}"; do
+        printf '%-30s %-26s %6d s\n' "${names[$i]}" "${verdicts[$i]}" "${seconds[$i]}"
+    done
+} | tee "$T/summary.txt"
 for i in "${!names[@]}"; do
-    printf '%-30s %-20s %6d s\n' "${names[$i]}" "${verdicts[$i]}" "${seconds[$i]}"
     [ "${verdicts[$i]}" = FAIL ] && failed=1
 done
 if [ "$failed" = 1 ]; then

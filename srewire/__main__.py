@@ -61,7 +61,7 @@ def _setting(text: str) -> tuple[str, object]:
 
 def _overrides(settings: list[tuple[str, object]]) -> dict[str, object]:
     """The ``--set`` pairs as make_config overrides; the experiment's own choices have their
-    own options, so that the profile's sizes follow them (Issue 13.1)."""
+    own options, so that the profile's sizes follow them."""
     out: dict[str, object] = {}
     for key, value in settings:
         if key in EXPERIMENT:

@@ -1,4 +1,4 @@
-"""Result archives: bring finished runs from one machine to another (Issue 12, Issue 17).
+"""Result archives: bring finished runs from one machine to another.
 
 :func:`pack` writes the finished runs of a profile (``result.json``, ``masks.npz`` and
 ``weights.npz`` where present) into one ``.tar.gz``; :func:`unpack` merges such an archive into

@@ -37,7 +37,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["REPO_URL", "REPO_ENV", "CACHE_ENV", "FETCHED", "repo_url", "on_colab",
-           "setup_cell", "missing_requirements", "install_missing", "fetch", "setup"]
+           "pages_url", "setup_cell", "missing_requirements", "install_missing", "fetch", "setup"]
 
 #: The repository's URL; the one place it is written (see the module docstring).
 REPO_URL = "https://github.com/srewire/srewire"
@@ -53,6 +53,15 @@ _KEPT = ("torch", "torchvision")
 
 class ColabError(RuntimeError):
     """The setup on Colab failed; the message says which step and why."""
+
+
+def pages_url(url: str = REPO_URL) -> str:
+    """Where GitHub Pages publishes the book of the repository at ``url``
+    (``https://github.com/OWNER/NAME`` -> ``https://OWNER.github.io/NAME/``)."""
+    parts = url.rstrip("/").removesuffix(".git").split("/")
+    if len(parts) < 5 or parts[2] != "github.com":
+        raise ValueError(f"not a GitHub repository URL: {url!r}")
+    return f"https://{parts[3].lower()}.github.io/{parts[4]}/"
 
 
 def repo_url() -> str:

@@ -157,7 +157,7 @@ _LEGACY = {"precision": "fp32", "eval_precision": "fp32", "initial_fill": "strat
            "graphs": "off"}
 
 
-# Parameters checked by type and range (Issue 13.1); every field of Config is in exactly one
+# Parameters checked by type and range; every field of Config is in exactly one
 # group below or in _CHOICES, which tests/test_config.py holds us to.
 _POSITIVE_INT = ("epochs", "batch_size", "eval_batch_size", "train_attack_steps", "pgd_steps",
                  "pgd_restarts")
@@ -200,7 +200,7 @@ def check_seeds(seeds: Any, name: str = "seeds") -> tuple[int, ...]:
 
 
 def validate(cfg: Config) -> Config:
-    """Check every field's type and range (Issue 13.1); raise :class:`ConfigError` with one
+    """Check every field's type and range; raise :class:`ConfigError` with one
     line naming the parameter, its value and the valid values."""
     for name, choices in _CHOICES.items():
         check_choice(name, getattr(cfg, name), choices)

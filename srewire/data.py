@@ -209,7 +209,7 @@ def load_data(root: str | os.PathLike | None = None, *, n_train: int | None = No
 
     ``n_train`` / ``n_test`` select seeded, class-balanced subsets (all images when None).
     A folder marked synthetic skips the content check and is therefore accepted only with
-    ``allow_synthetic`` (Issue 17.2); the result's ``name`` says "synthetic" and ``sha256``
+    ``allow_synthetic``; the result's ``name`` says "synthetic" and ``sha256``
     hashes its actual content.
     Raises :class:`DataError` with instructions when the data is missing or corrupt.
     """

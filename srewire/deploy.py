@@ -1,4 +1,4 @@
-"""Inference models that compute a trained sparse VGG11's function in five ways (issue 14).
+"""Inference models that compute a trained sparse VGG11's function in five ways.
 
 The thesis's promise (Thesis §3.1, §3.3) is that structured rewiring leaves whole
 lowest-dimensional vectors empty, so that "the largest part could be completely left out" at

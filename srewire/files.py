@@ -1,4 +1,4 @@
-"""Atomic file writes: a file is either its old version or its complete new one (Issue 13.7).
+"""Atomic file writes: a file is either its old version or its complete new one.
 
 Every file the package writes goes through :func:`atomic_write`: the content goes to a
 temporary file in the target's own folder (so that the final rename stays on one file

@@ -1,15 +1,18 @@
-"""Structure metrics: sparsity, zero "lowest-dimensional vectors", single-fibre pruning.
+"""Structure metrics: sparsity, zero fibres (the thesis's "zero vectors"), single-fibre pruning.
 
-Thesis §4.1 measures structure as the percentage of *lowest-dimensional vectors* (fibres: the
-1-D slices of a weight tensor along one axis) that contain only zeros, before and after
-zeroing every weight that is alone in its fibre ("after pruning", no fine-tuning).
+Thesis §4.1 measures structure as the percentage of *lowest-dimensional vectors* that contain
+only zeros ("zero vectors"), before and after zeroing every weight that is alone in its
+vector ("after pruning", no fine-tuning). This package calls such a vector a *fibre* (a 1-D
+slice of a weight tensor along one axis) and an all-zero one a *zero fibre*; the book defines
+it with a picture (chapter "The method", section "Zero fibres").
 
-Which axis? The thesis's code was the TensorFlow predecessor, whose kernels are laid out
-(kh, kw, C_in, C_out) for convolutions and (n_in, n_out) for dense layers; the last axis, the
-*output channels*, is the one whose fibre counts fit the thesis's magnitudes (about 2 % zero
-fibres for a uniformly random 1 % dense network, against about 97 % along PyTorch's last axis,
-kw). So the primary metric runs along the output axis (``"out"``); the other axes are
-reported too. Only sparse weights count (conv kernels and dense matrices; BatchNorm and biases
+Which axis? The thesis does not say. The predecessor's TensorFlow kernels are laid out
+(kh, kw, C_in, C_out) for convolutions and (n_in, n_out) for dense layers; fibres along the
+last axis, the *output channels*, are one input position each (one im2col row), and a zero
+fibre is an input position that no filter reads. Their counts fit the thesis's magnitudes
+(about 2 % zero fibres for a uniformly random 1 % dense network, against about 97 % along
+PyTorch's last axis, kw), so that the thesis counted along it is our inference, and the
+primary metric runs along the output axis (``"out"``); the other axes are reported too. Only sparse weights count (conv kernels and dense matrices; BatchNorm and biases
 are dense and excluded).
 """
 

@@ -1,17 +1,26 @@
 """Figures of the book, drawn from result files and masks (Thesis Figures 2-14).
 
 Every function returns a matplotlib Figure; nothing here trains or evaluates a model.
+
+Legibility: every figure is drawn under :data:`STYLE` (no text below ``MIN_FONT_PT``) and is
+at most ``MAX_WIDTH_IN`` wide, so that in the book's content column (about 750 CSS px at a
+1280 px window; ``tools/check_html.py`` checks that images are not scaled down further) its
+text is at least 10 px high: 10 pt / 72 * 750 px / 8 in = 13 px. On a phone the book's CSS
+shows figures at their natural size in a box that scrolls sideways.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 import matplotlib.pyplot as plt
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
 
@@ -23,26 +32,50 @@ from .runs import MASKS, STRATEGY_ORDER, load_masks, run_name
 __all__ = ["connectivity_panels", "run_connectivity", "curves", "zero_fibres_per_layer",
            "adversarial_examples", "distance_maps", "sweep_structure", "mask_panels",
            "rewiring_activity", "claims_demo", "layer_panels",
-           "figure_profile"]
+           "figure_profile", "fibre_diagram", "STYLE", "MIN_FONT_PT", "MAX_WIDTH_IN"]
 
 CMAP = "viridis"  # dormant dark purple, connected yellow, as in the thesis's matrix plots
 
+#: Smallest font size (points) of any text in a figure, and the widest figure (inches).
+MIN_FONT_PT = 10.0
+MAX_WIDTH_IN = 8.0
+#: The rc settings every figure is drawn under.
+STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "xtick.labelsize": 10,
+         "ytick.labelsize": 10, "legend.fontsize": 10, "legend.title_fontsize": 10,
+         "figure.titlesize": 11}
 
+_F = TypeVar("_F", bound=Callable)
+
+
+def legible(draw: _F) -> _F:
+    """Draw the figure under :data:`STYLE` (text sizes are fixed when the text is made)."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(STYLE):
+            return draw(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
+
+
+@legible
 def mask_panels(matrices: Sequence[np.ndarray], titles: Sequence[str], *,
-                suptitle: str | None = None, width: float = 4.0) -> plt.Figure:
-    """Side-by-side connectivity matrices (True = connected, drawn yellow)."""
+                suptitle: str | None = None, per_row: int = 3) -> plt.Figure:
+    """Connectivity matrices at their aspect ratio, ``per_row`` to a row (connected yellow,
+    dormant dark purple)."""
     rows, cols = matrices[0].shape
-    aspect = min(4.0, rows / cols)
-    fig, axes = plt.subplots(1, len(matrices), figsize=(width * len(matrices),
-                                                        width * aspect * 0.9 + 0.6),
+    n_rows = math.ceil(len(matrices) / per_row)
+    side = MAX_WIDTH_IN / per_row
+    fig, axes = plt.subplots(n_rows, per_row, figsize=(MAX_WIDTH_IN,
+                                                       n_rows * (side * rows / cols + 0.9)),
                              squeeze=False)
-    for ax, m, title in zip(axes[0], matrices, titles):
-        ax.imshow(m, cmap=CMAP, vmin=0, vmax=1, interpolation="nearest", aspect="auto")
-        ax.set_title(title, fontsize=10)
+    for ax in axes.flat[len(matrices):]:
+        fig.delaxes(ax)
+    for ax, m, title in zip(axes.flat, matrices, titles):
+        ax.imshow(m, cmap=MASK_CMAP, vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title)
         ax.set_xlabel("output unit")
         ax.set_ylabel("input fibre")
     if suptitle:
-        fig.suptitle(suptitle, fontsize=11)
+        fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
 
@@ -52,36 +85,49 @@ DORMANT, CONNECTED = "#30104e", "#fde725"
 MASK_CMAP = ListedColormap([DORMANT, CONNECTED])
 
 
+@legible
 def layer_panels(matrices: Sequence[np.ndarray], titles: Sequence[str], *,
-                 suptitle: str = "", zoom: int = 64, width: float = 7.0) -> plt.Figure:
-    """One row per matrix: the whole layer (left) and its top-left ``zoom`` x ``zoom``
-    corner enlarged (right, outlined on the left), so that single connections and clusters
-    are visible; a legend says which colour is connected."""
+                 suptitle: str = "", zoom: int = 64) -> plt.Figure:
+    """Each matrix whole, at its aspect ratio, with its top-left ``zoom`` x ``zoom`` corner
+    enlarged (outlined on the whole layer), so that single connections and clusters are
+    visible; a legend says which colour is connected.
+
+    A square-ish layer gets one row per matrix (whole left, corner right). A tall one (more
+    than twice as many fibres as outputs, such as the 2048 x 256 first dense layer) gets the
+    matrices side by side at their aspect ratio, each about one pixel per weight in the book,
+    and the enlarged corners in a row below, instead of being squeezed into a square."""
     rows, cols = matrices[0].shape
     z_rows, z_cols = min(zoom, rows), min(zoom, cols)
-    panel = width / 2
-    fig, axes = plt.subplots(len(matrices), 2, figsize=(width, panel * len(matrices) + 0.9),
-                             squeeze=False)
-    for (whole, part), m, title in zip(axes, matrices, titles):
-        whole.imshow(m, cmap=MASK_CMAP, vmin=0, vmax=1, interpolation="nearest",
-                     aspect="auto")
+    n = len(matrices)
+    tall = rows > 2 * cols
+    if tall:
+        image = MAX_WIDTH_IN / n - 0.8  # inches per panel left for the image, beside its labels
+        top, bottom = image * rows / cols + 0.9, image + 1.2
+        fig, axes = plt.subplots(2, n, figsize=(MAX_WIDTH_IN, top + bottom + 0.8),
+                                 squeeze=False, gridspec_kw={"height_ratios": [top, bottom]})
+        pairs = list(zip(axes[0], axes[1]))
+    else:
+        fig, axes = plt.subplots(n, 2, figsize=(MAX_WIDTH_IN * 0.9, MAX_WIDTH_IN * 0.45 * n + 1.0),
+                                 squeeze=False)
+        pairs = [tuple(row) for row in axes]
+    for (whole, part), m, title in zip(pairs, matrices, titles):
+        whole.imshow(m, cmap=MASK_CMAP, vmin=0, vmax=1, interpolation="nearest")
         whole.add_patch(Rectangle((-0.5, -0.5), z_cols, z_rows, fill=False, lw=1.2,
                                   ec="white"))
-        whole.set_title(title, fontsize=9)
+        whole.set_title(title)
         part.imshow(m[:z_rows, :z_cols], cmap=MASK_CMAP, vmin=0, vmax=1,
-                    interpolation="nearest", aspect="auto")
-        part.set_title(f"outlined corner enlarged:\nfirst {z_rows} fibres x {z_cols} outputs", fontsize=9)
+                    interpolation="nearest")
+        part.set_title(f"outlined corner, enlarged:\n{z_rows} fibres x {z_cols} outputs")
         for ax in (whole, part):
-            ax.set_xlabel("output unit", fontsize=8)
-            ax.set_ylabel("input fibre", fontsize=8)
-            ax.tick_params(labelsize=7)
-    handles = [Patch(facecolor=CONNECTED, edgecolor="black", label="connected (θ > 0)"),
-               Patch(facecolor=DORMANT, label="dormant (θ ≤ 0)")]
-    fig.legend(handles=handles, loc="upper center", ncol=2, fontsize=9, frameon=False,
+            ax.set_xlabel("output unit")
+            ax.set_ylabel("input fibre")
+    handles = [Patch(facecolor=CONNECTED, edgecolor="black", label="connected (θ > 0), yellow"),
+               Patch(facecolor=DORMANT, label="dormant (θ ≤ 0), dark purple")]
+    fig.legend(handles=handles, loc="upper center", ncol=2, frameon=False,
                bbox_to_anchor=(0.5, 1 - 0.3 / fig.get_figheight()))
     if suptitle:
-        fig.suptitle(suptitle, fontsize=10, y=1 - 0.05 / fig.get_figheight(), va="top")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / fig.get_figheight()))
+        fig.suptitle(suptitle, y=1 - 0.05 / fig.get_figheight(), va="top")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.7 / fig.get_figheight()))
     return fig
 
 
@@ -96,7 +142,7 @@ def run_connectivity(results_dir: str | os.PathLike, profile: str, objective: st
 def figure_profile(results_dir: str | os.PathLike, profile: str, objective: str,
                    sparsity: float, seed: int = 0, prefer: str = "paper") -> str:
     """``prefer`` when its runs of this setting and seed (all three strategies) have masks,
-    else ``profile``: figures come from thesis-scale runs where they exist (issue 12)."""
+    else ``profile``: figures come from thesis-scale runs where they exist."""
     for p in (prefer, profile):
         if all((Path(results_dir) / p / run_name(make_config(p, objective, sparsity, rw, seed))
                 / MASKS).is_file() for rw in STRATEGY_ORDER):
@@ -104,6 +150,7 @@ def figure_profile(results_dir: str | os.PathLike, profile: str, objective: str,
     return profile
 
 
+@legible
 def connectivity_panels(results_dir: str | os.PathLike, profile: str, objective: str,
                         sparsity: float, layer: str = "dense2", seed: int = 0,
                         results: list[dict] | None = None,
@@ -126,6 +173,7 @@ def connectivity_panels(results_dir: str | os.PathLike, profile: str, objective:
                                  f"{profile} profile, seed {seed}")
 
 
+@legible
 def curves(results: list[dict], key: str = "test_accuracy", ylabel: str = "test accuracy (%)"
            ) -> plt.Figure:
     """Per-epoch curves of every run, one panel per grid row, coloured by strategy."""
@@ -133,9 +181,14 @@ def curves(results: list[dict], key: str = "test_accuracy", ylabel: str = "test 
     for r in results:
         c = r["config"]
         groups.setdefault((c["objective"], c["sparsity"]), []).append(r)
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.2), squeeze=False)
+    per_row = min(2, len(groups))
+    n_rows = math.ceil(len(groups) / per_row)
+    fig, axes = plt.subplots(n_rows, per_row, figsize=(MAX_WIDTH_IN * per_row / 2, 3.4 * n_rows),
+                             squeeze=False)
+    for ax in axes.flat[len(groups):]:
+        fig.delaxes(ax)
     colours = dict(zip(STRATEGY_ORDER, ("tab:blue", "tab:orange", "tab:green")))
-    for ax, ((obj, sp), runs) in zip(axes[0], groups.items()):
+    for ax, ((obj, sp), runs) in zip(axes.flat, groups.items()):
         seen = set()
         for r in runs:
             rw = r["config"]["rewiring"]
@@ -143,17 +196,19 @@ def curves(results: list[dict], key: str = "test_accuracy", ylabel: str = "test 
             ax.plot(range(1, len(y) + 1), y, color=colours[rw], alpha=0.8,
                     label=None if rw in seen else STRATEGY_LABELS[rw])
             seen.add(rw)
-        ax.set_title(ROW_LABELS.get((obj, sp), f"{obj} {sp}"), fontsize=10)
+        ax.set_title(ROW_LABELS.get((obj, sp), f"{obj} {sp}"))
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=8)
+        ax.legend()
     profiles = sorted({r["config"].get("profile", "") for r in results} - {""})
     if profiles:
-        fig.suptitle(f"{', '.join(profiles)} profile", fontsize=10)
+        fig.suptitle(f"{', '.join(profiles)} profile")
     fig.tight_layout()
     return fig
 
 
+@legible
 def zero_fibres_per_layer(results: list[dict], objective: str, sparsity: float,
                           pruned: bool = False, none_if_empty: bool = False
                           ) -> plt.Figure | None:
@@ -168,7 +223,7 @@ def zero_fibres_per_layer(results: list[dict], objective: str, sparsity: float,
             v["out"] for rs in by.values() for r in rs
             for v in (r["pruned"] if pruned else r)["zero_fibres"]["per_layer"].values()):
         return None
-    fig, ax = plt.subplots(figsize=(8, 3.2))
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN, 3.6))
     width = 0.27
     layers: list[str] = []
     for i, rw in enumerate(s for s in STRATEGY_ORDER if s in by):
@@ -177,25 +232,32 @@ def zero_fibres_per_layer(results: list[dict], objective: str, sparsity: float,
         mean = [np.mean([rep[name]["out"] for rep in reps]) for name in layers]
         ax.bar(np.arange(len(layers)) + (i - 1) * width, mean, width,
                label=STRATEGY_LABELS[rw])
-    ax.set_xticks(range(len(layers)), layers, rotation=0, fontsize=8)
+    ax.set_xticks(range(len(layers)), layers, rotation=45, ha="right")
     ax.set_ylabel("zero fibres (%)" + (" after pruning" if pruned else ""))
     runs = [r for rs in by.values() for r in rs]
     profiles = ", ".join(sorted({r["config"].get("profile", "") for r in runs} - {""}))
     seeds = len({r["config"]["seed"] for r in runs})
     ax.set_title(f"{ROW_LABELS.get((objective, sparsity), '')}"
                  + (f", {profiles} profile" if profiles else "")
-                 + f", mean over {seeds} seed{'s' if seeds != 1 else ''}", fontsize=10)
-    ax.legend(fontsize=8)
+                 + f", mean over {seeds} seed{'s' if seeds != 1 else ''}")
+    ax.legend()
     fig.tight_layout()
     return fig
 
 
+@legible
 def adversarial_examples(x: torch.Tensor, x_adv: torch.Tensor, clean_pred: Sequence[int],
                          adv_pred: Sequence[int], labels: Sequence[int],
                          classes: Sequence[str]) -> plt.Figure:
     """Clean images (top), adversarial images (middle), amplified perturbation (bottom)."""
     n = len(x)
-    fig, axes = plt.subplots(3, n, figsize=(1.6 * n, 5.4), squeeze=False)
+    per_row = min(n, 4)
+    blocks = math.ceil(n / per_row)
+    fig, axes = plt.subplots(3 * blocks, per_row, figsize=(1.9 * per_row, 5.6 * blocks),
+                             squeeze=False)
+    for i in range(n, blocks * per_row):  # the last block's empty places
+        for row in range(3):
+            fig.delaxes(axes[3 * (blocks - 1) + row][i % per_row])
     for i in range(n):
         delta = (x_adv[i] - x[i])
         scale = max(float(delta.abs().max()), 1e-12)
@@ -203,19 +265,20 @@ def adversarial_examples(x: torch.Tensor, x_adv: torch.Tensor, clean_pred: Seque
         texts = [f"{classes[clean_pred[i]]}\n(true {classes[labels[i]]})",
                  classes[adv_pred[i]], "perturbation"]
         for row, (img, text) in enumerate(zip(panels, texts)):
-            ax = axes[row][i]
+            ax = axes[3 * (i // per_row) + row][i % per_row]
             ax.imshow(img.permute(1, 2, 0).clamp(0, 1).cpu().numpy())
             ax.set_xticks([])
             ax.set_yticks([])
             colour = "black" if row != 1 or adv_pred[i] == labels[i] else "crimson"
-            ax.set_title(text, fontsize=8, color=colour)
-    axes[0][0].set_ylabel("clean")
-    axes[1][0].set_ylabel("PGD")
-    axes[2][0].set_ylabel("δ (scaled)")
+            ax.set_title(text, color=colour)
+    for b in range(blocks):
+        for row, name in enumerate(("clean", "PGD", "δ (scaled)")):
+            axes[3 * b + row][0].set_ylabel(name)
     fig.tight_layout()
     return fig
 
 
+@legible
 def distance_maps(shape: tuple[int, int] = (12, 12), point: tuple[int, int] = (6, 6)
                   ) -> plt.Figure:
     """Euclidean distance versus Equation 3 as printed, from one point of a 2-D grid."""
@@ -228,15 +291,16 @@ def distance_maps(shape: tuple[int, int] = (12, 12), point: tuple[int, int] = (6
                                                r"Equation 3: $\sum_n |p_n^2-\chi_n^2|$")):
         im = ax.imshow(m, cmap="magma_r")
         ax.plot(p1, p0, "c*", markersize=12)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
         fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
     return fig
 
 
+@legible
 def sweep_structure(results: list[dict]) -> plt.Figure:
-    """Zero fibres over training for each connectivity (left) and final accuracy (right)."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    """Zero fibres over training for each connectivity (top) and final accuracy (bottom)."""
+    fig, axes = plt.subplots(2, 1, figsize=(MAX_WIDTH_IN * 0.9, 7.2))
     styles = dict(zip(STRATEGY_ORDER, ("--", "-", ":")))
     cmap = plt.get_cmap("plasma")
     conns = sorted({round(1 - r["config"]["sparsity"], 6) for r in results})
@@ -248,9 +312,11 @@ def sweep_structure(results: list[dict]) -> plt.Figure:
         axes[0].plot(range(1, len(z) + 1), z, styles[c["rewiring"]], color=colour,
                      label=f"{100 * conn:g}%" if c["rewiring"] == "structured" else None)
     axes[0].set_xlabel("epoch")
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_ylabel("zero fibres (%)")
     axes[0].set_yscale("symlog", linthresh=1)
-    axes[0].legend(title="connectivity (structured)", fontsize=7, title_fontsize=7)
+    axes[0].legend(title="connectivity (structured)", loc="center left",
+                   bbox_to_anchor=(1.01, 0.5))
     for rw in STRATEGY_ORDER:
         pts = sorted((round(1 - r["config"]["sparsity"], 6), r["clean_accuracy"])
                      for r in results if r["config"]["rewiring"] == rw)
@@ -260,15 +326,16 @@ def sweep_structure(results: list[dict]) -> plt.Figure:
     axes[1].set_xscale("log")
     axes[1].set_xlabel("connectivity (%)")
     axes[1].set_ylabel("clean accuracy (%)")
-    axes[1].legend(fontsize=8)
+    axes[1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
 
 
+@legible
 def rewiring_activity(results: list[dict]) -> plt.Figure:
     """What connectivity sampling does during training: revivals per step in the first epoch
-    (left) and deaths per step, averaged per epoch (right), for each run."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    (top) and deaths per step, averaged per epoch (bottom), for each run."""
+    fig, axes = plt.subplots(2, 1, figsize=(MAX_WIDTH_IN * 0.9, 6.8))
     colours = dict(zip(STRATEGY_ORDER, ("tab:blue", "tab:orange", "tab:green")))
     seen = set()
     for r in results:
@@ -286,29 +353,87 @@ def rewiring_activity(results: list[dict]) -> plt.Figure:
     axes[0].set_yscale("log")
     axes[0].set_xlabel("step (first epoch)")
     axes[0].set_ylabel("revived connections")
-    axes[0].legend(fontsize=7)
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes[1].set_yscale("log")
     axes[1].set_xlabel("epoch")
+    axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[1].set_ylabel("deaths per step (mean)")
     fig.tight_layout()
     return fig
 
 
+@legible
 def claims_demo(connected: np.ndarray, sources: Sequence[int],
                 claims: dict[str, Sequence[int]]) -> plt.Figure:
     """Where the same sources claim dormant cells under different metrics (one panel each):
-    connected cells yellow, sources marked x, claimed cells numbered in claim order."""
-    fig, axes = plt.subplots(1, len(claims), figsize=(4.2 * len(claims), 4.2), squeeze=False)
+    connected cells yellow, dormant dark purple, sources marked x (black), claimed cells white
+    with their number in claim order (black)."""
+    side = min(4.0, MAX_WIDTH_IN / len(claims))
+    fig, axes = plt.subplots(1, len(claims), figsize=(side * len(claims), side + 0.4),
+                             squeeze=False)
     rows, cols = connected.shape
     for ax, (title, cells) in zip(axes[0], claims.items()):
-        ax.imshow(connected, cmap=CMAP, vmin=0, vmax=1.6, interpolation="nearest")
+        ax.imshow(connected, cmap=MASK_CMAP, vmin=0, vmax=1, interpolation="nearest")
         for s in sources:
-            ax.plot(s % cols, s // cols, "kx", markersize=7)
+            ax.plot(s % cols, s // cols, "kx", markersize=9, markeredgewidth=2)
         for i, cell in enumerate(cells):
+            ax.add_patch(Rectangle((cell % cols - 0.5, cell // cols - 0.5), 1, 1,
+                                   color="white"))
             ax.text(cell % cols, cell // cols, str(i + 1), ha="center", va="center",
-                    fontsize=7, color="crimson", fontweight="bold")
-        ax.set_title(title, fontsize=10)
+                    fontsize=11, color="black", fontweight="bold")
+        ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
+    return fig
+
+
+def _one_empty_row(rng: np.random.Generator, shape: tuple[int, int], empty: int) -> np.ndarray:
+    """A random mask in which every row but ``empty`` holds at least one connection."""
+    m = rng.random(shape) < 0.45
+    m[np.arange(shape[0]), rng.integers(0, shape[1], shape[0])] = True
+    m[empty] = False
+    return m
+
+
+@legible
+def fibre_diagram(kernel: tuple[int, int, int, int] = (2, 2, 3, 4), dense: tuple[int, int] = (6, 5),
+                  seed: int = 0) -> plt.Figure:
+    """What a zero fibre is (Thesis §4.1, "lowest dimensional vectors ... that contain only
+    zeros"), drawn on a small convolution kernel and a small dense matrix.
+
+    Left: a kernel in the predecessor's TensorFlow layout (kh, kw, C_in, C_out), its
+    (kh, kw, C_in) positions stacked as rows, C_out as columns (the im2col matrix). A fibre is
+    one row: the weights of one input position for every output channel. Right: a dense
+    matrix (n_in, n_out), a fibre being one input unit's row. In each, one fibre is empty (no
+    filter reads that input position, so the product can skip it) and is outlined in red."""
+    rng = np.random.default_rng(seed)
+    kh, kw, c_in, c_out = kernel
+    conv_empty, fc_empty = kw * c_in + 2, dense[0] // 2  # (kh 0, kw 1, C_in 2); a middle unit
+    conv = _one_empty_row(rng, (kh * kw * c_in, c_out), conv_empty)
+    fc = _one_empty_row(rng, dense, fc_empty)
+    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN, 5.2),
+                             gridspec_kw={"width_ratios": [c_out + 3, dense[1] + 3]})
+    for ax, m, empty, title, xlabel in (
+            (axes[0], conv, conv_empty, f"convolution ({kh}, {kw}, {c_in}, {c_out})",
+             "output channel (C_out)"),
+            (axes[1], fc, fc_empty, f"dense ({dense[0]}, {dense[1]})", "output unit (n_out)")):
+        ax.imshow(m, cmap=MASK_CMAP, vmin=0, vmax=1, interpolation="nearest")
+        ax.add_patch(Rectangle((-0.5, empty - 0.5), m.shape[1], 1, fill=False, lw=3,
+                               ec="red"))
+        ax.annotate("zero fibre", (m.shape[1] - 0.4, empty), (m.shape[1] + 0.2, empty),
+                    color="red", va="center", annotation_clip=False)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel + "\nthe fibre's axis (primary)")
+        ax.set_xticks(range(m.shape[1]))
+    axes[0].set_yticks(range(conv.shape[0]),
+                       [f"{i // (kw * c_in)},{i // c_in % kw},{i % c_in}" for i in range(len(conv))])
+    axes[0].set_ylabel("input position (kh, kw, C_in)")
+    axes[1].set_yticks(range(dense[0]))
+    axes[1].set_ylabel("input unit (n_in)")
+    handles = [Patch(facecolor=CONNECTED, edgecolor="black", label="connected, yellow"),
+               Patch(facecolor=DORMANT, label="dormant, dark purple")]
+    fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig

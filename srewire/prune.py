@@ -1,5 +1,5 @@
 """The thesis's proposed follow-up: train at 98 %, prune with the structure in mind to 99 %,
-fine-tune with the masks fixed (Thesis, Discussion; issue 14.3).
+fine-tune with the masks fixed (Thesis, Discussion).
 
 :func:`prune_to` removes connections of a trained network until exactly the connection budget
 of the target sparsity is left (``int((1 - sparsity) * size)``, the rewiring's own budget):
@@ -212,7 +212,7 @@ def prune_run(source: str | Path, out: str | Path, *, target: float = 0.99, step
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m srewire.prune",
                                 description="train weight-based at 98 %, prune to 99 %, "
-                                            "fine-tune (issue 14.3)")
+                                            "fine-tune")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--profile", default="quick", choices=("smoke", "quick"))
     p.add_argument("--trained", type=float, default=0.98, help="sparsity trained at")

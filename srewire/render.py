@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-__all__ = ["Table", "show", "readable", "HEADERS"]
+__all__ = ["Table", "show", "readable", "HEADERS", "MISSING"]
 
 # Column names of result files and reports, as a reader would write them.
 HEADERS: dict[str, str] = {
@@ -62,7 +62,7 @@ class Table:
     def __repr__(self) -> str:
         with pd.option_context("display.max_colwidth", None, "display.max_columns", None,
                                "display.width", 10_000):
-            text = self.frame.to_string(index=self.index)
+            text = self.frame.to_string(index=self.index, na_rep=MISSING)
         return f"{self.caption}\n{text}" if self.caption else text
 
     def _repr_html_(self) -> str:
@@ -118,9 +118,15 @@ def _contiguous(labels: list) -> bool:
     return len(starts) == len(set(starts))
 
 
+#: What a table shows for a missing value (None or NaN: not measured, or not applicable).
+MISSING = "—"
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if value is None or (isinstance(value, float) and value != value):
+        return MISSING
     if isinstance(value, float):
         value = f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
     # a value and its spread, or a number and its unit, never break apart

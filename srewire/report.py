@@ -94,13 +94,13 @@ def load_grid(profile: str = "quick", results_dir: str | os.PathLike = "results"
     """Results of the thesis grid for ``profile`` and ``seeds`` (None: the profile's
     :data:`srewire.config.DEFAULT_SEEDS`), read from disk.
 
-    Nothing is trained unless asked for (Issue 13.10): a missing run raises
+    Nothing is trained unless asked for: a missing run raises
     :class:`~srewire.runs.RunError` saying how to compute it; with ``compute`` missing runs
     are trained first (all of them with ``force``, which implies ``compute``). With
     ``partial`` the runs that exist are returned, possibly none, and nothing is trained: how
-    the book shows a paper grid that GPU windows fill piece by piece (Issue 12.3).
+    the book shows a paper grid that GPU windows fill piece by piece.
     ``allow_synthetic`` lets a test render fabricated quick/paper results, which the book
-    otherwise refuses (Issue 17.2). Bad
+    otherwise refuses. Bad
     arguments raise :class:`~srewire.config.ConfigError`, as on the command line.
     """
     check_choice("profile", profile, PROFILES)
@@ -593,7 +593,7 @@ def gpu_check_tables(path: str | os.PathLike) -> dict[str, Any]:
             "loop_syncs": loop, "syncs": parts, "speed": speed_df}
 
 
-# -- what a page's numbers rest on (issue 15.4, 12.3) ------------------------------------------
+# -- what a page's numbers rest on ------------------------------------------
 
 CIFAR10_TRAIN_IMAGES = 10_000 * 5  # five training batches of 10,000 images each
 

@@ -1,4 +1,4 @@
-"""Tables and a figure for the chapter "Does the structure buy speed?" (issue 14), read from
+"""Tables and a figure for the chapter "Does the structure buy speed?", read from
 ``results/<profile>/deploy/deploy.json`` (``benchmarks/bench_deploy.py``) and
 ``results/<profile>/prune/*/result.json`` (``python -m srewire.prune``).
 
@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .plots import MAX_WIDTH_IN, legible
 from .report import ROW_LABELS, STRATEGY_LABELS
 
 __all__ = ["VARIANT_LABELS", "ratio", "load_deploy", "load_prune", "network_label", "latency_table",
@@ -113,6 +114,7 @@ def layer_table(record: dict, name: str, batch: int, quantity: str = "x dense"
     return pd.DataFrame(out, index=layers).round(3)
 
 
+@legible
 def latency_chart(record: dict, kinds: tuple[str, ...] = ("trained", "prune98")) -> plt.Figure:
     """Latency relative to dense masked (log scale) per network and variant, one panel per
     batch size (the networks timed at it), with each network's multiply-add floor (nonzero /
@@ -122,7 +124,8 @@ def latency_chart(record: dict, kinds: tuple[str, ...] = ("trained", "prune98"))
     panels = [[e for e in record["networks"] if e["kind"] in kinds and str(b) in e["latency"]]
               for b in batches]
     heights = [0.45 * len(p) + 1.0 for p in panels]
-    fig, axes = plt.subplots(len(batches), 1, figsize=(8, sum(heights) + 1.2), squeeze=False,
+    fig, axes = plt.subplots(len(batches), 1, figsize=(MAX_WIDTH_IN, sum(heights) + 1.6),
+                             squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     h = 0.8 / len(variants)
     for ax, b, nets in zip(axes[:, 0], batches, panels):
@@ -136,12 +139,12 @@ def latency_chart(record: dict, kinds: tuple[str, ...] = ("trained", "prune98"))
                    label="multiply-add floor")
         ax.axvline(1.0, color="grey", lw=1, ls="--")
         ax.set_xscale("log")
-        ax.set_title(f"batch {b}", fontsize=10)
-        ax.set_yticks(y, [network_label(e) for e in nets], fontsize=8)
+        ax.set_title(f"batch {b}")
+        ax.set_yticks(y, [network_label(e) for e in nets])
         ax.invert_yaxis()
     axes[-1, 0].set_xlabel("latency / dense masked (log scale; lower is faster)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
+    fig.legend(handles, labels, loc="lower center", ncol=2)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
@@ -190,6 +193,33 @@ def winners(record: dict, batch: int) -> pd.DataFrame:
     table.columns = [f"{c} (of {len(nets)})" if c.startswith(("fastest", "faster")) else c
                      for c in table.columns]
     return table
+
+
+def fastest_overall(record: dict, batch: int) -> tuple[float, str, str]:
+    """The fastest sparse form of any network at ``batch``, relative to that network's dense
+    masked form: (ratio, representation label, network label). Thesis §3.3 promises speed
+    from structure; this is the best any representation achieved on this machine."""
+    timed = [(e["latency"][str(batch)][v]["relative_to_dense"], v, e)
+             for e in record["networks"] if e["kind"] != "dense_reference"
+             and str(batch) in e["latency"] for v in e["latency"][str(batch)] if v != "dense"]
+    if not timed:
+        raise ValueError(f"no sparse network was timed at batch {batch}")
+    ratio_, variant, entry = min(timed, key=lambda t: t[0])
+    return ratio_, VARIANT_LABELS[variant], network_label(entry)
+
+
+def completeness_note(record: dict) -> str:
+    """Whether the benchmark reached every network: it writes its file after each one, most
+    important first, so a run stopped early leaves the rest out of the tables."""
+    if record.get("complete", True):
+        return "The run reached every network."
+    return ("The run was stopped before the end: the networks it did not reach are missing "
+            "from the tables below.")
+
+
+def seeds_phrase(n: int) -> str:
+    """'1 seed' or 'n seeds'."""
+    return f"{n} seed" + ("" if n == 1 else "s")
 
 
 def machine_note(record: dict) -> str:

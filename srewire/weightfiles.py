@@ -1,7 +1,7 @@
 """The compact files a run leaves besides ``result.json``: ``masks.npz`` and ``weights.npz``.
 
 * ``masks.npz`` — the final connectivity of every sparse layer, bit-packed and compressed.
-* ``weights.npz`` — the trained weights, exactly (Issue 13.2): for every sparse layer the
+* ``weights.npz`` — the trained weights, exactly: for every sparse layer the
   connectivity bits, theta of the connected coordinates as float32 and the fixed signs of all
   coordinates as bits; every other parameter and buffer as float32. Reloading gives back the
   connectivity of ``masks.npz`` bit for bit and every sign, including coordinates revived at
@@ -29,6 +29,10 @@ from .models import VGG11, layer_names, sparse_layers
 __all__ = ["save_masks", "load_masks", "save_weights", "load_weights", "WEIGHTS_FORMAT"]
 
 WEIGHTS_FORMAT = 2  # 1 (no "format" entry): float16 sign * theta of the connected coordinates
+
+
+class ApproximateWeightsWarning(UserWarning):
+    """A weights file in the first format (float16): the weights reload approximately."""
 
 
 def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -87,7 +91,7 @@ def load_weights(path: str | os.PathLike, config: Config) -> VGG11:
         if version == 1:
             warnings.warn(f"{path} is in the first weights format (float16): coordinates with "
                           f"theta below about 3e-8 reload as dormant with sign +1; rerun the "
-                          f"run to get an exact file", stacklevel=2)
+                          f"run to get an exact file", ApproximateWeightsWarning, stacklevel=2)
         for key in state:
             if key in z.files:
                 state[key] = torch.from_numpy(z[key]).reshape(state[key].shape)

@@ -13,17 +13,29 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def real_data_root() -> Path | None:
-    """Folder holding the real CIFAR-10 (``$SREWIRE_DATA`` or ``../shared/data``), if any."""
-    for root in (os.environ.get("SREWIRE_DATA"), REPO.parent / "shared" / "data"):
-        if root and (Path(root) / "cifar-10-batches-py" / "test_batch").is_file():
-            return Path(root)
+    """Folder holding the real CIFAR-10, from ``$SREWIRE_DATA`` only (no other place is
+    searched, so a run without that variable has no real data whatever the machine holds)."""
+    root = os.environ.get("SREWIRE_DATA")
+    if root and (Path(root) / "cifar-10-batches-py" / "test_batch").is_file():
+        return Path(root)
     return None
 
 
-def require_real_data() -> Path:
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``real_data`` need the real CIFAR-10 at $SREWIRE_DATA; skipped without."""
+    if item.get_closest_marker("real_data") is not None and real_data_root() is None:
+        pytest.skip("needs the real CIFAR-10: set SREWIRE_DATA to the folder holding "
+                    "cifar-10-batches-py")
+
+
+@pytest.fixture
+def cifar10_root(request) -> Path:
+    """The real CIFAR-10 for a test marked ``real_data`` (conftest skips those without it)."""
+    if request.node.get_closest_marker("real_data") is None:
+        raise pytest.UsageError(f"{request.node.nodeid} uses the real CIFAR-10: mark it "
+                                "@pytest.mark.real_data")
     root = real_data_root()
-    if root is None:
-        pytest.skip("real CIFAR-10 not available here (set SREWIRE_DATA); CI provides it")
+    assert root is not None  # conftest skipped the test otherwise
     return root
 
 

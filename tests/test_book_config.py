@@ -350,3 +350,23 @@ def test_update_notebooks_keeps_cell_ids(tmp_path, monkeypatch):
     before = (notebooks / f"{name}.ipynb").read_bytes()
     assert book.cmd_update_notebooks(argparse.Namespace(executed=str(executed.parent))) == 0
     assert (notebooks / f"{name}.ipynb").read_bytes() == before
+
+
+def test_no_tracker_references_in_code_or_book():
+    """Internal tracker numbers (the word, then a number) mean nothing to a reader of the book, the
+    API page or the code; they stay out of every file of the repository that ships."""
+    pattern = re.compile(r"\b[Ii]ssues? \d")
+    folders = ("srewire", "book", "notebooks", "tools", "tests", "benchmarks", "scripts", ".ci",
+               ".github", "binder")
+    found = []
+    for path in sorted(p for folder in folders for p in (ROOT / folder).rglob("*")
+                       if p.is_file() and p.suffix in {".py", ".md", ".sh", ".css", ".yml",
+                                                       ".txt", ".ipynb", ""}):
+        if path.suffix == ".ipynb":  # the lead re-syncs these from the .py files
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        found += [f"{path.relative_to(ROOT)}:{text[:m.start()].count(chr(10)) + 1}"
+                  for m in pattern.finditer(text)]
+    found += [f"README.md:{i}" for i, line in
+              enumerate((ROOT / "README.md").read_text().splitlines(), 1) if pattern.search(line)]
+    assert not found, found

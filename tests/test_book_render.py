@@ -1,4 +1,4 @@
-"""How the book renders results of several profiles (issues 12.3 and 15.1).
+"""How the book renders results of several profiles.
 
 The ``paper`` results here are SYNTHETIC: a fixture writes paper-shaped ``result.json``
 files with made-up numbers into a temporary folder, so that the paper column, the "n of 9"

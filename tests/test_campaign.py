@@ -1,4 +1,4 @@
-"""Campaigns (Issue 12): order, skipping, time budget, submitit executors, pack and unpack."""
+"""Campaigns: order, skipping, time budget, submitit executors, pack and unpack."""
 
 import io
 import json

@@ -1,4 +1,4 @@
-"""Every parameter is checked before anything is written (Issue 13.1): one line naming the
+"""Every parameter is checked before anything is written: one line naming the
 parameter, its value and the valid values; exit status 2 on the command line; the same
 ConfigError from make_config / load_grid, which the notebooks call under papermill."""
 

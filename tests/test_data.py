@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import require_real_data
 from srewire.data import (CIFAR10_SHA256, DataError, augment, batches, data_identity, load_data,
                           write_synthetic)
 
@@ -35,8 +34,9 @@ def test_missing_data_message(tmp_path):
         load_data(tmp_path / "nowhere")
 
 
-def test_real_cifar10_loads_despite_other_file_checksums():
-    root = require_real_data()
+@pytest.mark.real_data
+def test_real_cifar10_loads_despite_other_file_checksums(cifar10_root):
+    root = cifar10_root  # the real CIFAR-10
     data = load_data(root, n_train=1000, n_test=500)
     assert data.name == "cifar10"
     assert torch.bincount(data.y_train).tolist() == [100] * 10
@@ -47,8 +47,9 @@ def test_real_cifar10_loads_despite_other_file_checksums():
     assert full.y_test[:5].tolist() == [3, 8, 8, 0, 6]
 
 
-def test_corrupt_copy_fails_the_content_check(tmp_path):
-    root = require_real_data()
+@pytest.mark.real_data
+def test_corrupt_copy_fails_the_content_check(tmp_path, cifar10_root):
+    root = cifar10_root
     copy = tmp_path / "cifar-10-batches-py"
     shutil.copytree(root / "cifar-10-batches-py", copy)
     with open(copy / "test_batch", "rb") as f:

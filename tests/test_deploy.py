@@ -1,4 +1,4 @@
-"""srewire.deploy and srewire.prune: equal outputs, multiply-add counts, exact budgets (issue 14).
+"""srewire.deploy and srewire.prune: equal outputs, multiply-add counts, exact budgets.
 
 Times are never checked here; benchmarks/bench_deploy.py measures them.
 """
@@ -353,3 +353,39 @@ def test_batch_summary_and_structure_verdict_follow_the_timings() -> None:
     assert verdict.endswith("99% natural, Structured weight-based at batch 1.")
     fast["compact"]["iqr_s"] = 0.5  # no longer clear of CSR
     assert speed.structure_verdict(record).startswith("On none")
+
+
+def test_fastest_overall_skips_the_dense_reference_and_names_network_and_form() -> None:
+    from srewire import speed
+
+    net = {"name": "n", "kind": "trained", "objective": "natural", "sparsity": 0.99,
+           "rewiring": "weight_based"}
+    record = {"networks": [
+        {"name": "d", "kind": "dense_reference", "latency": {"1": _lat({"dense": 0.01}, 0.0)}},
+        {**net, "latency": {"1": _lat({"dense": 1.0, "csr": 0.7, "compact": 0.9}, 0.01)}},
+        {**net, "rewiring": "random",
+         "latency": {"1": _lat({"dense": 1.0, "csr": 0.4, "compact": 1.1}, 0.01)}}]}
+    ratio, form, network = speed.fastest_overall(record, 1)
+    assert (ratio, form) == (0.4, "CSR sparse") and "Unstructured" in network
+    with pytest.raises(ValueError, match="batch 128"):
+        speed.fastest_overall(record, 128)
+
+
+def test_completeness_and_seed_phrases() -> None:
+    from srewire import speed
+
+    assert speed.completeness_note({"complete": True}) == "The run reached every network."
+    assert "stopped before the end" in speed.completeness_note({"complete": False})
+    assert (speed.seeds_phrase(1), speed.seeds_phrase(2)) == ("1 seed", "2 seeds")
+
+
+def test_missing_values_render_as_a_dash_not_nan() -> None:
+    import pandas as pd
+
+    from srewire.render import MISSING, show
+
+    table = show(pd.DataFrame({"a": [1.0, float("nan")], "b": [None, 2.5]},
+                              index=pd.Index(["x", "y"], name="network")), "c")
+    html_text = table._repr_html_()
+    assert "nan" not in html_text.lower() and "none" not in html_text.lower()
+    assert html_text.count(MISSING) == 2 and "nan" not in repr(table).lower()

@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.text  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -59,7 +60,7 @@ def test_run_connectivity_is_the_layer_of_the_run(smoke_grid):
 def test_connectivity_panels_one_image_per_strategy_titled_with_its_zero_fibres(smoke_grid):
     folder, results = smoke_grid
     fig = plots.connectivity_panels(folder, PROFILE, "trades", 0.95, layer="dense2")
-    # one row per strategy: the whole layer, then its enlarged corner (Issue 15.2)
+    # one row per strategy: the whole layer, then its enlarged corner
     assert isinstance(fig, plt.Figure) and len(fig.axes) == 2 * len(STRATEGY_ORDER)
     assert all(_images(ax) == 1 for ax in fig.axes)
     assert all("enlarged" in ax.get_title() for ax in fig.axes[1::2])
@@ -110,7 +111,7 @@ def test_zero_fibres_per_layer_bars_are_the_per_layer_values(smoke_grid, pruned)
 def test_sweep_structure_one_curve_per_run_and_one_accuracy_line_per_strategy(smoke_grid):
     _, results = smoke_grid
     fig = plots.sweep_structure(results)
-    left, right = fig.axes
+    left, right = fig.axes  # zero fibres over training (top), accuracy (bottom)
     assert len(left.lines) == len(results)
     assert all(len(line.get_xdata()) == 1 for line in left.lines)  # track_structure, 1 epoch
     assert len(right.lines) == len(STRATEGY_ORDER)
@@ -153,3 +154,64 @@ def test_claims_demo_numbers_every_claimed_cell():
     assert [ax.get_title() for ax in fig.axes] == ["euclidean", "eq3"]
     assert [len(ax.texts) for ax in fig.axes] == [3, 2]
     assert [len(ax.lines) for ax in fig.axes] == [2, 2]  # the sources' crosses
+
+
+def assert_legible(fig: plt.Figure) -> None:
+    """Every visible text at least plots.MIN_FONT_PT and the figure at most MAX_WIDTH_IN
+    wide: in the book's column that is text of at least 10 px (see the plots module)."""
+    assert fig.get_figwidth() <= plots.MAX_WIDTH_IN + 1e-9
+    small = [(t.get_text(), t.get_fontsize()) for t in fig.findobj(matplotlib.text.Text)
+             if t.get_visible() and t.get_text().strip()
+             and t.get_fontsize() < plots.MIN_FONT_PT]
+    assert not small, small
+
+
+def test_every_figure_is_legible_and_epoch_ticks_are_integers(smoke_grid):
+    folder, results = smoke_grid
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 3, 32, 32, generator=g)
+    mask = np.random.default_rng(0).random((48, 48)) < 0.1
+    figures = {
+        "curves": plots.curves(results),
+        "zero_fibres_per_layer": plots.zero_fibres_per_layer(results, "natural", 0.99),
+        "sweep_structure": plots.sweep_structure(results),
+        "rewiring_activity": plots.rewiring_activity(results),
+        "connectivity_panels": plots.connectivity_panels(folder, PROFILE, "natural", 0.99,
+                                                         "dense1", thesis=[6.25, 15.87, 22.56]),
+        "mask_panels": plots.mask_panels([mask] * 5, list("abcde")),
+        "adversarial_examples": plots.adversarial_examples(
+            x, x, list(range(8)), list(range(8)), list(range(8)), [f"c{i}" for i in range(10)]),
+        "distance_maps": plots.distance_maps(),
+        "claims_demo": plots.claims_demo(mask, [3, 60], {"a": [1, 2, 4], "b": [5, 6]}),
+        "fibre_diagram": plots.fibre_diagram(),
+    }
+    for name, fig in figures.items():
+        fig.canvas.draw()  # tick labels exist only once drawn
+        assert_legible(fig), name
+    for name in ("curves", "sweep_structure", "rewiring_activity"):
+        for ax in figures[name].axes:
+            if ax.get_xlabel() == "epoch":
+                ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+                assert ticks and all(float(t).is_integer() for t in ticks), (name, ticks)
+
+
+def test_a_tall_layer_is_drawn_at_its_aspect_ratio():
+    tall = np.random.default_rng(0).random((512, 64)) < 0.05
+    fig = plots.layer_panels([tall, tall, tall], ["a", "b", "c"], zoom=32)
+    wholes = [ax for ax in fig.axes if ax.images and ax.get_title() in "abc"]
+    assert len(wholes) == 3
+    fig.canvas.draw()
+    for ax in wholes:
+        box = ax.get_window_extent()
+        image = ax.images[0].get_window_extent()
+        assert image.height / image.width == pytest.approx(512 / 64, rel=0.02)
+        assert image.height >= 0.95 * box.height  # the panel is not mostly empty
+
+
+def test_fibre_diagram_outlines_the_one_empty_row_of_each_matrix():
+    fig = plots.fibre_diagram()
+    for ax in fig.axes:
+        m = np.asarray(ax.images[0].get_array())
+        (empty,) = np.where(~m.astype(bool).any(axis=1))[0]
+        (outline,) = [p for p in ax.patches if p.get_edgecolor()[:3] == (1.0, 0.0, 0.0)]
+        assert outline.get_y() == empty - 0.5

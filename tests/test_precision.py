@@ -1,4 +1,4 @@
-"""Mixed precision (issue 11.1) and the capturable training step (issue 11.3), on the CPU."""
+"""Mixed precision and the capturable training step, on the CPU."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from srewire import precision as P
 from srewire.attacks import robustness
 from srewire.config import ConfigError, make_config
-from srewire.models import VGG11, sparse_layers
+from srewire.models import VGG11, layer_names, sparse_layers
 from srewire.rewiring import RewireStats
 from srewire.runs import run
 from srewire.train import SGDW, TrainStep, sgdw_update
@@ -147,6 +147,26 @@ def test_one_step_in_bf16_is_close_to_fp32_but_not_equal():
 
 # -- whole runs -------------------------------------------------------------------------------
 
+def revivals_after_first_step(result: dict, steps_per_epoch: int) -> float:
+    """Connections revived by the rewiring after the first step (whose fill is fixed by the
+    initialisation), from the run's per-epoch means."""
+    stats = result["rewiring_stats"]
+    return (steps_per_epoch * sum(stats["revived_per_step_mean"])
+            - stats["revived_per_step_first_epoch"][0])
+
+
+def density_tolerance(size: int, total: int, revived: float) -> float:
+    """How far one layer's density may differ between two runs whose rewiring streams have
+    decorrelated. Each revival lands in this layer with probability size/total (the
+    size-proportional split of the predecessor's sampling, Thesis §2.2.2), so its revivals are binomial with standard
+    deviation sqrt(R p (1 - p)); two independent runs differ by sqrt(2) times that. Four
+    standard deviations, in density, plus 0.001 for the two stored values' rounding to three
+    decimals. For the smoke model this is ~0.01 for the large conv layers and ~0.1 for the
+    320-weight classifier (where 0.016, five connections, was seen on an AVX2 CPU)."""
+    p = size / total
+    return 4 * (2 * revived * p * (1 - p)) ** 0.5 / size + 0.001
+
+
 def test_smoke_runs_in_fp32_and_bf16_agree(tmp_path, synthetic_root):
     """Two epochs (16 steps of 32) from the same seed. Tolerances: the one-step logits differ
     by ~1 % (test above), so near ln 10 = 2.30 the epoch-mean loss may move by ~0.02; 0.05 in
@@ -154,7 +174,8 @@ def test_smoke_runs_in_fp32_and_bf16_agree(tmp_path, synthetic_root):
     ~3-4 points, and the two trajectories slowly decorrelate: within 10 points. The rewiring's
     random stream shifts as soon as one count differs, so *which* coordinates revive differs;
     what must agree: the first step's fill (set by the initialisation alone), the budget, the
-    per-layer densities (within 0.01) and the revivals per step (within 10 %)."""
+    per-layer densities (within the bound of ``density_tolerance``) and the revivals per step
+    (within 10 %)."""
     res = {}
     for name in ("fp32", "bf16"):
         cfg = make_config("smoke", "natural", 0.9, "structured", seed=0, epochs=2,
@@ -171,8 +192,11 @@ def test_smoke_runs_in_fp32_and_bf16_agree(tmp_path, synthetic_root):
         for va, vb in zip(a["curves"][key], b["curves"][key]):
             assert abs(va - vb) <= 10.0, key
     assert a["sparsity"]["connections"] == b["sparsity"]["connections"]
+    sizes = dict(zip(layer_names(tiny()), (layer.theta.numel() for layer in sparse_layers(tiny()))))
+    revived = max(revivals_after_first_step(r, steps_per_epoch=256 // 32) for r in (a, b))
     for layer, da in a["sparsity"]["per_layer"].items():
-        assert abs(da - b["sparsity"]["per_layer"][layer]) <= 0.01, layer
+        tol = density_tolerance(sizes[layer], sum(sizes.values()), revived)
+        assert abs(da - b["sparsity"]["per_layer"][layer]) <= tol, (layer, tol)
     ra, rb = (r["rewiring_stats"]["revived_per_step_first_epoch"] for r in (a, b))
     assert ra[0] == rb[0]
     for va, vb in zip(ra[1:], rb[1:]):

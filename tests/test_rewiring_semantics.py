@@ -1,4 +1,4 @@
-"""Rewirer semantics not covered elsewhere (issue 13 points 6 and 9): where the noise lands and
+"""Rewirer semantics not covered elsewhere: where the noise lands and
 its size, eq3 and tie_break="lowest" through the Rewirer, initial_fill, and the NaN rule."""
 
 import pytest

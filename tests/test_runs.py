@@ -7,13 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import REPO, require_real_data
+from helpers import REPO
 from srewire.attacks import accuracy
 from srewire.config import ConfigError, from_dict, make_config
 from srewire.data import load_data, write_synthetic
@@ -78,8 +79,9 @@ def test_end_to_end_smoke_run_on_synthetic_data(tmp_path, synthetic_root, object
     assert time.perf_counter() - t < 5
 
 
-def test_end_to_end_smoke_run_on_real_cifar10(tmp_path):
-    root = require_real_data()
+@pytest.mark.real_data
+def test_end_to_end_smoke_run_on_real_cifar10(tmp_path, cifar10_root):
+    root = cifar10_root
     cfg = make_config("smoke", "trades", 0.95, "weight_based")
     result = run(cfg, tmp_path / "run", data_root=root, quiet=True)
     check_result(result, cfg)
@@ -209,7 +211,7 @@ def test_compact_weights_reproduce_the_model(tmp_path, synthetic_root):
     folder = tmp_path / "smoke" / run_name(cfg)
     result = run(cfg, folder, data_root=synthetic_root, quiet=True)
     model, res = demo_model(tmp_path, "smoke")
-    assert res == result
+    assert res == {**result, "weights_note": None}  # an exact (current-format) file
     assert (folder / "weights.npz").stat().st_size < 2 * 1024 * 1024
     data = load_data(synthetic_root, n_test=cfg.n_test, allow_synthetic=True)
     # float16 weights: the reloaded model's accuracy matches within a few images
@@ -217,7 +219,7 @@ def test_compact_weights_reproduce_the_model(tmp_path, synthetic_root):
 
 
 # --------------------------------------------------------------------------------------------
-# Issue 13.2, 13.3, 13.7, 17.2. Training and evaluation are replaced by cheap stand-ins where a
+# Training and evaluation are replaced by cheap stand-ins where a
 # test is about the files and the cache, not about the numbers (every phase around them runs).
 # --------------------------------------------------------------------------------------------
 
@@ -273,8 +275,15 @@ def test_committed_float16_weight_files_still_load():
     folder = REPO / "results" / "quick" / "trades_s0.95_random_seed0"
     if not (folder / "weights.npz").is_file():
         pytest.skip("no committed weights.npz")
-    with pytest.warns(UserWarning, match="first weights format"):
+    from srewire.weightfiles import ApproximateWeightsWarning, load_weights
+
+    with pytest.warns(ApproximateWeightsWarning, match="first weights format"):
+        load_weights(folder / "weights.npz", from_dict(json.loads(
+            (folder / "result.json").read_text())["config"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the demonstration says it in words, not on stderr
         model, result = demo_model(REPO / "results", "quick")
+    assert "first weights format" in result["weights_note"]
     assert sum(int(l.connected().sum()) for l in sparse_layers_of(model).values()) > 0
 
 

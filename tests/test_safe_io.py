@@ -1,4 +1,4 @@
-"""Files read back are untrusted (Issue 17): pickles, checkpoints, npz files and archives
+"""Files read back are untrusted: pickles, checkpoints, npz files and archives
 cannot run code or write outside their folder."""
 
 import builtins

@@ -293,7 +293,7 @@ class Checker:
             self.problems[rel].append(f"browser error: {message}")
 
     def check_layout(self, rel: str) -> None:
-        """Nothing wider than the content column, no figure drawn too small (issue 15)."""
+        """Nothing wider than the content column, no figure drawn too small."""
         layout = self.driver.execute_script(_LAYOUT_JS, MIN_FIGURE_PX)
         for item in layout["wide"]:
             self.problems[rel].append(f"too wide at {WINDOW_WIDTH} px: {item}")
