@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -48,7 +48,7 @@ if "google.colab" in sys.modules:
     setup()
 
 # %% tags=["parameters", "remove-cell"]
-profile = "quick"  # "smoke" | "quick" | "paper"
+profile = "quick"  # "smoke" | "quick" | "long" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
 force = False  # recompute instead of reading cached results
@@ -58,15 +58,15 @@ figure_layer = "dense2"  # the 256 x 256 layer, as in the thesis repository's on
 zoom_layer = "dense1"  # the 2048 x 256 layer ("layer 8", Thesis Figures 12-14)
 
 # %% tags=["remove-cell"]
-from srewire import plots, report
+from srewire import plots, report, trajectory
 from srewire.render import show
 from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
-paper = report.load_grid("paper", results_dir, partial=True) if profile != "paper" else []
+larger = report.companions(profile, results_dir)  # long and paper runs, as they stand
 c = results[0]["config"]
-glue("scale_note", report.scale_note(results + paper))
-glue("paper_status", report.grid_status(results + paper, "paper"))
+glue("scale_note", report.scale_note(results + larger))
+glue("paper_status", report.status_note(results + larger))
 
 # %% [markdown]
 # ## Table 1: zero vectors
@@ -76,7 +76,7 @@ glue("paper_status", report.grid_status(results + paper, "paper"))
 # every network for 100 epochs on all of CIFAR-10.
 
 # %% tags=["hide-input"]
-before, after = report.table1(results + paper)
+before, after = report.table1(results + larger)
 show(before)
 
 # %% [markdown]
@@ -109,6 +109,50 @@ glue("thesis_95t", " and ".join(f"{v:g} %" for v in report.THESIS["zero_fibres"]
 # weight-based TRADES networks; the thesis reports {glue:text}`thesis_95t` for its
 # 100-epoch networks, Table 1). The chapter "Do the thesis's claims hold?" tests the ordering against
 # the seed-to-seed noise.
+#
+# ## Structure over training
+#
+# The thesis counts its zero vectors once, after 100 epochs: 39,000 rewiring steps, since one
+# rewiring step follows every optimiser step. Runs of the `long` profile record the zero-fibre
+# percentage at about eight log-spaced steps per decade and after every epoch, which shows how
+# the structure forms and whether it is still forming when a reduced run stops. In the figures
+# a line is the mean over seeds and a band the range of the seeds (where a cell has several),
+# a circle is a final `quick` network (those runs did not record their structure over
+# training), and a star is the thesis's value at its step count. The learning rate drops
+# tenfold after 50 % and 75 % of each run's steps, so a reduced run's late steps move the
+# weights less than the thesis's steps at the same count.
+
+# %% tags=["hide-input"]
+for key, row in (("99", ("natural", 0.99)), ("95", ("natural", 0.95)),
+                 ("95t", ("trades", 0.95))):
+    glue(f"fig_growth_{key}", trajectory.figure(results + larger, *row))
+    glue(f"growth_{key}", trajectory.cell_sentences(results + larger, *row))
+
+# %% [markdown]
+# ```{glue:figure} fig_growth_99
+# :name: fig-growth-99
+#
+# 99 % sparse, natural training: zero fibres (output axis) against rewiring steps.
+# ```
+#
+# **What the data say at 99 %.** The trend is fitted over the last tenfold of each run's
+# steps, as percentage points per tenfold increase of the steps: {glue:text}`growth_99`
+#
+# ```{glue:figure} fig_growth_95
+# :name: fig-growth-95
+#
+# 95 % sparse, natural training.
+# ```
+#
+# {glue:text}`growth_95`
+#
+# ```{glue:figure} fig_growth_95t
+# :name: fig-growth-95-trades
+#
+# 95 % sparse, TRADES training.
+# ```
+#
+# {glue:text}`growth_95t`
 #
 # ## Figures 3–11: connectivity of a 256 x 256 layer
 #

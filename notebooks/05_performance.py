@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -39,7 +39,7 @@ if "google.colab" in sys.modules:
     setup()
 
 # %% tags=["parameters", "remove-cell"]
-profile = "quick"  # "smoke" | "quick" | "paper"
+profile = "quick"  # "smoke" | "quick" | "long" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
 force = False  # recompute instead of reading cached results
@@ -51,12 +51,12 @@ from srewire.render import show
 from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
-paper = report.load_grid("paper", results_dir, partial=True) if profile != "paper" else []
-glue("scale_note", report.scale_note(results + paper))
-glue("paper_status", report.grid_status(results + paper, "paper"))
-figure_runs = paper or results  # figures from thesis-scale runs where they exist
+larger = report.companions(profile, results_dir)  # long and paper runs, as they stand
+glue("scale_note", report.scale_note(results + larger))
+glue("paper_status", report.status_note(results + larger))
+figure_runs = report.by_profile(larger).get("paper") or results  # thesis scale where it exists
 glue("n_test", ", ".join(f"{runs[0]['provenance']['n_test']:,} ({p})"
-                         for p, runs in report.by_profile(results + paper).items()))
+                         for p, runs in report.by_profile(results + larger).items()))
 
 # %% [markdown]
 # ## Table 2: clean test accuracy
@@ -67,7 +67,7 @@ glue("n_test", ", ".join(f"{runs[0]['provenance']['n_test']:,} ({p})"
 # *differences between strategies* within a setting.
 
 # %% tags=["hide-input"]
-clean, pruned = report.table2(results + paper)
+clean, pruned = report.table2(results + larger)
 show(clean)
 
 # %% [markdown]

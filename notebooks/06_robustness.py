@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -44,7 +44,7 @@ if "google.colab" in sys.modules:
     setup()
 
 # %% tags=["parameters", "remove-cell"]
-profile = "quick"  # "smoke" | "quick" | "paper"
+profile = "quick"  # "smoke" | "quick" | "long" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
 force = False  # recompute instead of reading cached results
@@ -57,9 +57,9 @@ from srewire.render import show
 from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
-paper = report.load_grid("paper", results_dir, partial=True) if profile != "paper" else []
-glue("scale_note", report.scale_note(results + paper))
-glue("paper_status", report.grid_status(results + paper, "paper"))
+larger = report.companions(profile, results_dir)  # long and paper runs, as they stand
+glue("scale_note", report.scale_note(results + larger))
+glue("paper_status", report.status_note(results + larger))
 trades = [r for r in results if r["config"]["objective"] == "trades"]
 cfg = trades[0]["config"]
 att = trades[0]["robustness"]["attack"]
@@ -83,7 +83,7 @@ print(f"{len(trades)} TRADES runs, profile {cfg['profile']}; attack: Foolbox Lin
 glue("beta_ours", f"{cfg['beta']:g}")
 
 # %% tags=["hide-input"]
-show(report.table3(results + paper))
+show(report.table3(results + larger))
 
 # %% tags=["remove-cell"]
 rob = report.summary(results, "robust")

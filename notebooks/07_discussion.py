@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -65,7 +65,7 @@ if "google.colab" in sys.modules:
     setup()
 
 # %% tags=["parameters", "remove-cell"]
-profile = "quick"  # "smoke" | "quick" | "paper"
+profile = "quick"  # "smoke" | "quick" | "long" | "paper"
 results_dir = "../results"  # folder holding <profile>/<run>/result.json
 data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or ./data)
 force = False  # recompute instead of reading cached results
@@ -77,9 +77,9 @@ from srewire.render import show
 from srewire.report import glue
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
-paper = report.load_grid("paper", results_dir, partial=True) if profile != "paper" else []
-glue("scale_note", report.scale_note(results + paper))
-glue("paper_status", report.grid_status(results + paper, "paper"))
+larger = report.companions(profile, results_dir)  # long and paper runs, as they stand
+glue("scale_note", report.scale_note(results + larger))
+glue("paper_status", report.status_note(results + larger))
 verdicts = report.claims(results)
 glue("margin", f"{report.EQUIVALENCE_MARGIN:g}")
 for claim in verdicts:
@@ -90,7 +90,7 @@ last = [r["rewiring_stats"]["revived_per_step_mean"][-1] for r in results]
 glue("revived_last_min", f"{min(last):,.0f}")
 glue("revived_last_max", f"{max(last):,.0f}")
 show(report.verdict_table({p: report.claims(runs)
-                           for p, runs in report.by_profile(results + paper).items()}),
+                           for p, runs in report.by_profile(results + larger).items()}),
      wide=("Evidence",))
 
 # %% tags=["remove-cell"]

@@ -276,6 +276,37 @@ def table3(results: list[dict]) -> pd.DataFrame:
     return out
 
 
+def companions(profile: str, results_dir: str | os.PathLike = "results") -> list[dict]:
+    """The runs of the profiles larger than ``profile`` (long and paper for quick, paper for
+    long), read as they stand and never trained: what the book shows beside the chosen
+    profile's columns. None for smoke, whose numbers mean nothing."""
+    check_choice("profile", profile, PROFILES)
+    if profile == "smoke":
+        return []
+    larger = PROFILE_ORDER[PROFILE_ORDER.index(profile) + 1:]
+    return [r for p in larger for r in load_grid(p, results_dir, partial=True)]
+
+
+def long_sizing_note(sizing: dict) -> str:
+    """How the long profile's epochs were sized (:data:`srewire.config.LONG_SIZING`), in
+    words, with the epochs and images read from its configurations."""
+    from .config import make_config
+
+    nat, tr = make_config("long", "natural"), make_config("long", "trades")
+    steps = nat.epochs * (CIFAR10_TRAIN_IMAGES // nat.batch_size)
+    return (f"on a {sizing['machine']}, a natural step took {sizing['natural_step_s']:.2f} s "
+            f"and a TRADES-10 step {sizing['trades_step_s']:.2f} s, so {nat.epochs} natural "
+            f"epochs ({steps:,} steps) keep a natural run near {sizing['natural_budget_min']} "
+            f"minutes and {tr.epochs} TRADES epochs of {tr.n_train:,} images, with PGD on "
+            f"{tr.n_robust:,} test images, keep a TRADES run near "
+            f"{sizing['trades_budget_min']} minutes, with nothing else running.")
+
+
+def status_note(results: list[dict]) -> str:
+    """How much of the long and paper grids exists (:func:`grid_status` of each)."""
+    return " ".join(grid_status(results, p) for p in ("long", "paper"))
+
+
 def grid_status(results: list[dict], profile: str) -> str:
     """'n of the N <profile> runs exist': the grid's runs (its default seeds) that have a
     result among ``results``."""
