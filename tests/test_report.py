@@ -263,3 +263,31 @@ def test_autoattack_drop_per_strategy_comes_from_the_results():
     assert note.startswith("Unstructured: 16.0 % under AutoAttack against 20.0 % under PGD, a "
                            "drop of 4.0 points (2 of 2 networks, 500 images)")
     assert "Structured: not evaluated with AutoAttack (0 of 2 networks)" in note
+
+
+def test_companions_are_the_larger_profiles_read_as_they_stand():
+    """quick shows long and paper beside it; long shows paper; smoke shows nothing."""
+    from pathlib import Path
+
+    from srewire.config import ConfigError
+
+    committed = Path(__file__).resolve().parents[1] / "results"
+    beside_quick = report.companions("quick", committed)
+    long_runs = sorted(p.parent.name for p in (committed / "long").glob("*/result.json"))
+    assert sorted(r["config"]["profile"] for r in beside_quick) == \
+        sorted(["long"] * len(long_runs) + ["paper"] * len(
+            list((committed / "paper").glob("*/result.json"))))
+    assert all(r["config"]["profile"] == "paper" for r in report.companions("long", committed))
+    assert report.companions("smoke", committed) == []
+    with pytest.raises(ConfigError, match="profile must be one of"):
+        report.companions("huge", committed)
+    note = report.status_note(beside_quick)
+    assert f"{len(long_runs)} of the 27 long runs exist." in note and "paper runs exist" in note
+
+
+def test_long_sizing_note_reads_the_profile():
+    from srewire.config import LONG_SIZING, make_config
+
+    text = report.long_sizing_note(LONG_SIZING)
+    assert f"{make_config('long').epochs} natural epochs" in text
+    assert f"{make_config('long', 'trades').n_train:,} images" in text
