@@ -4,9 +4,9 @@ sha256 checksums, and put back together only after every part and the whole were
 For a GPU machine that receives the data set (CIFAR-10's python folder is 178 MiB) in pieces:
 
     python -m srewire.chunks make data/cifar-10-batches-py chunks/ --max-mib 50
-    python -m srewire.chunks join chunks/ /tmp/data      # prints /tmp/data
+    python -m srewire.chunks join chunks/ data      # prints data
 
-``join`` extracts the folder under the destination (``/tmp/data/cifar-10-batches-py``), so the
+``join`` extracts the folder under the destination (``data/cifar-10-batches-py``), so the
 destination is what ``--data`` / ``SREWIRE_DATA`` take. ``scripts/gpu_window.sh`` runs it when
 ``SREWIRE_DATA_CHUNKS`` names a chunk folder.
 """

@@ -182,7 +182,7 @@ def test_config_errors_name_the_parameter():
         make_config("smoke", sparsity=1.0)
     with pytest.raises(ConfigError, match="profile must be one of smoke, quick, long, paper"):
         make_config("tiny")
-    with pytest.raises(ConfigError, match="rng must be one of host, device; got 'gpu'"):
+    with pytest.raises(ConfigError, match="rng must be one of auto, host, device; got 'gpu'"):
         make_config("smoke", rng="gpu")
 
 
