@@ -198,7 +198,7 @@ def curves(results: list[dict], key: str = "test_accuracy", ylabel: str = "test 
             seen.add(rw)
         ax.set_title(ROW_LABELS.get((obj, sp), f"{obj} {sp}"))
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.set_ylabel(ylabel)
         ax.legend()
     profiles = sorted({r["config"].get("profile", "") for r in results} - {""})
@@ -312,7 +312,7 @@ def sweep_structure(results: list[dict]) -> plt.Figure:
         axes[0].plot(range(1, len(z) + 1), z, styles[c["rewiring"]], color=colour,
                      label=f"{100 * conn:g}%" if c["rewiring"] == "structured" else None)
     axes[0].set_xlabel("epoch")
-    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     axes[0].set_ylabel("zero fibres (%)")
     axes[0].set_yscale("symlog", linthresh=1)
     axes[0].legend(title="connectivity (structured)", loc="center left",
@@ -353,11 +353,11 @@ def rewiring_activity(results: list[dict]) -> plt.Figure:
     axes[0].set_yscale("log")
     axes[0].set_xlabel("step (first epoch)")
     axes[0].set_ylabel("revived connections")
-    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes[1].set_yscale("log")
     axes[1].set_xlabel("epoch")
-    axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[1].xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     axes[1].set_ylabel("deaths per step (mean)")
     fig.tight_layout()
     return fig
