@@ -78,8 +78,11 @@ def test_a_reallocating_step_is_caught(monkeypatch):
     import srewire.rewiring.device as device
     original = device.DeviceStep._step
 
+    kept = []  # the replaced tensors stay alive, so the allocator cannot hand their memory back
+
     def reallocating(self, lr):
         out = original(self, lr)
+        kept.append(self.last)
         self.last = self.last.clone()
         return out
 

@@ -173,7 +173,8 @@ def test_smoke_runs_in_fp32_and_bf16_agree(tmp_path, synthetic_root):
     loss. Accuracies over 256 training / 128 test images have a binomial standard deviation of
     ~3-4 points, and the two trajectories slowly decorrelate: within 10 points. The rewiring's
     random stream shifts as soon as one count differs, so *which* coordinates revive differs;
-    what must agree: the first step's fill (set by the initialisation alone), the budget, the
+    what must agree: the first step's fill (set by the initialisation, up to weights within
+    rounding of zero), the budget, the
     per-layer densities (within the bound of ``density_tolerance``) and the revivals per step
     (within 10 %)."""
     res = {}
@@ -198,7 +199,10 @@ def test_smoke_runs_in_fp32_and_bf16_agree(tmp_path, synthetic_root):
         tol = density_tolerance(sizes[layer], sum(sizes.values()), revived)
         assert abs(da - b["sparsity"]["per_layer"][layer]) <= tol, (layer, tol)
     ra, rb = (r["rewiring_stats"]["revived_per_step_first_epoch"] for r in (a, b))
-    assert ra[0] == rb[0]
+    # the first step's fill is the initial deficit (the same) plus the weights that crossed
+    # zero in the first optimiser step, which fp32 and bf16 gradients may decide differently
+    # for weights within rounding of zero: a handful, against thousands (7233 vs 7234 seen)
+    assert abs(ra[0] - rb[0]) <= 0.01 * ra[0]
     for va, vb in zip(ra[1:], rb[1:]):
         assert abs(va - vb) <= 0.1 * va
 
