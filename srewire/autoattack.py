@@ -14,7 +14,7 @@ survives all four. The reference's "standard" version, at L-inf eps = 8/255 on C
 The attacks are torchattacks 3.5.1's (a maintained implementation, not a re-implementation).
 Its ``AutoAttack(version="standard")`` builds APGD, APGD-T and FAB with its default 10
 iterations, not the reference's 100, so :func:`autoattack` builds the four components itself
-with the budgets above (:data:`STANDARD`) and runs the cascade here.
+with the budgets above (``STANDARD``) and runs the cascade here.
 
 Nothing a component returns is taken on trust: an image counts as broken only when its
 adversarial lies within eps of the original (up to :data:`FLOAT_TOLERANCE`), within [0, 1],

@@ -102,7 +102,7 @@ class Equivalence:
 
     ``verdict``: "equivalent" (the interval lies within ± margin), "differs" (it excludes zero
     and reaches beyond the margin), or "not decided" (neither). ``smallest_margin``: the
-    smallest margin the data could have confirmed, max(|low|, |high|); None for a degenerate
+    smallest margin the data could have confirmed, max(abs(low), abs(high)); None for a degenerate
     interval."""
 
     interval: Interval

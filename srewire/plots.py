@@ -48,11 +48,19 @@ _F = TypeVar("_F", bound=Callable)
 
 
 def legible(draw: _F) -> _F:
-    """Draw the figure under :data:`STYLE` (text sizes are fixed when the text is made)."""
+    """Draw the figure under :data:`STYLE` (text sizes are fixed when the text is made).
+
+    Only the keys of :data:`STYLE` are set and restored: ``plt.rc_context`` restores every
+    parameter, and in a notebook the figures drawn inside it after the first were then never
+    shown by the inline backend."""
     @functools.wraps(draw)
     def wrapper(*args, **kwargs):
-        with plt.rc_context(STYLE):
+        saved = {key: plt.rcParams[key] for key in STYLE}
+        plt.rcParams.update(STYLE)
+        try:
             return draw(*args, **kwargs)
+        finally:
+            plt.rcParams.update(saved)
     return wrapper  # type: ignore[return-value]
 
 

@@ -322,7 +322,7 @@ class Claim:
     """A verdict on one of the thesis's claims, with the evidence it rests on.
 
     ``smallest_margin`` (claims (b) and (d)): the smallest equivalence margin the data could
-    have confirmed in every comparison (the largest max(|low|, |high|) of the 95 % intervals);
+    have confirmed in every comparison (the largest max(abs(low), abs(high)) of the 95 % intervals);
     None where no interval could be computed. ``seeds``: the fewest seeds behind a compared
     cell (0: nothing compared)."""
 

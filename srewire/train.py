@@ -168,7 +168,7 @@ class TrainStep:
       TRADES draws its start from the run's generator, which must then be a CUDA generator
       (registered with the graph). What a graph cannot replay is refused when the step is made.
 
-    Either way every step is recorded the same way (:meth:`_record`): the sums of loss,
+    Either way every step is recorded the same way (``_record``): the sums of loss,
     accuracy, finiteness and the rewiring counts, and the step's revivals in a log, all on the
     device and updated in place (a graph replays their addresses), read once per epoch.
     """

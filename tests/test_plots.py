@@ -215,3 +215,24 @@ def test_fibre_diagram_outlines_the_one_empty_row_of_each_matrix():
         (empty,) = np.where(~m.astype(bool).any(axis=1))[0]
         (outline,) = [p for p in ax.patches if p.get_edgecolor()[:3] == (1.0, 0.0, 0.0)]
         assert outline.get_y() == empty - 0.5
+
+
+def test_every_figure_drawn_in_a_notebook_is_shown(tmp_path):
+    """Each figure-drawing cell of a notebook shows its figure, not only the first one (a
+    style context that restored every rcParam once hid the later figures)."""
+    import nbformat
+    import papermill
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from srewire import plots\n"
+                                          "fig = plots.distance_maps((8, 8), (4, 4))"),
+                nbformat.v4.new_code_cell("fig = plots.fibre_diagram()"),
+                nbformat.v4.new_code_cell("fig = plots.distance_maps((8, 8), (4, 4))")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"),
+                               progress_bar=False, cwd=str(tmp_path))
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    shown = [any("image/png" in o.get("data", {}) for o in c.outputs) for c in out.cells]
+    assert shown == [True, True, True]

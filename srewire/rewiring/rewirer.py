@@ -9,7 +9,7 @@ One algorithm, two placements of it:
   and no read-back, which a CUDA graph can capture (``rng="device"``, after the hand-over).
 
 Read this module in its four sections: the state (one flat theta buffer, the budget, the host
-lists), the step policy (:meth:`Rewirer.step`), the hand-over (:func:`handover_slots`), and
+lists), the step policy (:meth:`Rewirer.step`), the hand-over (``handover_slots``), and
 serialisation (:meth:`Rewirer.state_dict`).
 """
 
@@ -83,7 +83,7 @@ class Rewirer(HostStep):
     ``split_generator`` (the host step's split across layers) on the CPU. :meth:`state_dict`
     saves both.
 
-    With ``rng="device"`` the first steps are host steps; :func:`handover_slots` decides when
+    With ``rng="device"`` the first steps are host steps; ``handover_slots`` decides when
     the device step takes over for good (``on_device``) and with how many revival slots
     (``device_slots``: fixed, or None to size them at the hand-over). ``initial_fill="random"``
     fills the first step's deficit uniformly at random, as the predecessor does, whatever the
@@ -236,7 +236,7 @@ class Rewirer(HostStep):
              ) -> RewireStats:
         """Noise, count, split and revive; call right after ``optimizer.step()``.
 
-        The host step (see :class:`~srewire.rewiring.host.HostStep`) returns ints; after the
+        The host step (see ``srewire.rewiring.host.HostStep``) returns ints; after the
         hand-over (``rng="device"``) the device step returns 0-dimensional device tensors and
         reads nothing back.
         """
