@@ -136,7 +136,9 @@ for key, row in (("99", ("natural", 0.99)), ("95", ("natural", 0.95)),
 # ```
 #
 # **What the data say at 99 %.** The trend is fitted over the last tenfold of each run's
-# steps, as percentage points per tenfold increase of the steps: {glue:text}`growth_99`
+# steps, as percentage points per tenfold increase of the steps. That window spans both
+# learning-rate drops, so each sentence also says how far the structure still moved in the
+# last quarter of the run, when the learning rate is 1 % of its start: {glue:text}`growth_99`
 #
 # ```{glue:figure} fig_growth_95
 # :name: fig-growth-95

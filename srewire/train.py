@@ -37,7 +37,7 @@ from .precision import Precision, get_precision
 from .rewiring import Rewirer
 from .trades import trades_loss
 
-__all__ = ["SGDW", "sgdw_update", "schedule_factor", "TrainingDiverged", "EpochStats",
+__all__ = ["SGDW", "sgdw_update", "schedule_boundaries", "schedule_factor", "TrainingDiverged", "EpochStats",
            "TrainStep", "train_epoch"]
 
 
@@ -122,15 +122,22 @@ class SGDW(torch.optim.Optimizer):
                         momentum=group["momentum"])
 
 
+def schedule_boundaries(total_steps: int) -> tuple[int, int]:
+    """The 0-based steps after which the LR and weight decay drop tenfold: int(0.5 T) and
+    int(0.75 T), as in the predecessor's TensorFlow PiecewiseConstantDecay."""
+    return int(0.5 * total_steps), int(0.75 * total_steps)
+
+
 def schedule_factor(step: int, total_steps: int) -> float:
     """1, 0.1 or 0.01: the LR and weight-decay multiplier at 0-based ``step``.
 
-    TensorFlow's PiecewiseConstantDecay with boundaries int(0.5 T) and int(0.75 T): the value
-    changes *after* a boundary step.
+    TensorFlow's PiecewiseConstantDecay with the boundaries of :func:`schedule_boundaries`:
+    the value changes *after* a boundary step.
     """
-    if step <= int(0.5 * total_steps):
+    first, second = schedule_boundaries(total_steps)
+    if step <= first:
         return 1.0
-    if step <= int(0.75 * total_steps):
+    if step <= second:
         return 0.1
     return 0.01
 

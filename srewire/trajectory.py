@@ -12,6 +12,9 @@ rewiring step follows every optimiser step, so steps and rewiring steps are the 
   runs: with two or more seeds from the spread of the per-seed slopes (Student's t), with one
   seed from the scatter of its points around the line (which understates the uncertainty: the
   points of one run are not independent), and says which;
+* :func:`after_last_drop` measures how much a run's structure still moved once its learning
+  rate had dropped to 1 % (the last quarter of its steps), which a fit over a whole decade of
+  steps cannot show;
 * :func:`extrapolate` carries that trend to the thesis's step count, labelled as an
   extrapolation, with the trend's interval;
 * :func:`figure` draws one grid cell: quick and long curves per strategy, seed bands, and the
@@ -31,8 +34,10 @@ import numpy as np
 from .intervals import t_quantile
 from .report import ROW_LABELS, STRATEGY_LABELS, THESIS
 from .runs import STRATEGY_ORDER
+from .train import schedule_boundaries
 
-__all__ = ["THESIS_STEPS", "curve", "final_point", "Trend", "late_trend", "extrapolate",
+__all__ = ["THESIS_STEPS", "curve", "final_point", "after_last_drop", "Trend", "late_trend",
+           "extrapolate",
            "figure", "trend_sentence", "cell_trends", "cell_sentences"]
 
 #: Steps of a thesis run: 100 epochs of int(50,000 / 128) = 390 batches (the predecessor's
@@ -61,6 +66,20 @@ def final_point(result: dict) -> tuple[int, float]:
     return result["provenance"]["steps"], result["zero_fibres"]["global"]["out"]
 
 
+def after_last_drop(result: dict) -> tuple[int, float] | None:
+    """(first step, change in points) of the zero-fibre % from the last record made before the
+    learning rate dropped to 1 % of its start (after 0-based step int(0.75 T): the piecewise
+    constant schedule of Thesis §4, boundaries from the predecessor) to the run's end; None
+    when the run has no record on both sides of that drop."""
+    steps, values = curve(result)
+    drop = schedule_boundaries(int(result["provenance"]["steps"]))[1] + 1  # steps done by then
+    before = np.nonzero(steps <= drop)[0]
+    if not len(before) or steps[-1] <= drop:
+        return None
+    i = int(before[-1])
+    return int(steps[i]), float(values[-1] - values[i])
+
+
 @dataclass(frozen=True)
 class Trend:
     """Growth of the zero-fibre percentage per decade of steps over ``[start, end]`` steps.
@@ -75,6 +94,8 @@ class Trend:
     end_value: float      # mean zero-fibre % at ``end`` over the seeds
     n_seeds: int
     basis: str
+    settle_start: int | None = None     # first step of :func:`after_last_drop` (of the seeds)
+    settle_change: float | None = None  # its change in points, mean over the seeds
 
     @property
     def low(self) -> float:
@@ -109,7 +130,7 @@ def late_trend(results: Iterable[dict], decades: float = 1.0) -> Trend | None:
     """The growth per decade over the last ``decades`` decades of steps of one cell's runs
     (same profile, objective, sparsity and strategy; one run per seed). None when no run has
     at least three tracked points in that window."""
-    slopes, ends, window = [], [], None
+    slopes, ends, window, settles = [], [], None, []
     pooled: tuple[float, float, int] | None = None
     for r in results:
         steps, values = curve(r)
@@ -124,6 +145,7 @@ def late_trend(results: Iterable[dict], decades: float = 1.0) -> Trend | None:
         ends.append(float(values[-1]))
         window = (int(steps[keep][0]), end)
         pooled = fit
+        settles.append(after_last_drop(r))
     if not slopes or window is None:
         return None
     if len(slopes) >= 2:
@@ -135,8 +157,11 @@ def late_trend(results: Iterable[dict], decades: float = 1.0) -> Trend | None:
         _, se, df = pooled
         half = t_quantile(df) * se if df > 0 and not math.isnan(se) else float("nan")
         basis = "one run"
+    settled = [s for s in settles if s is not None]
+    settle = (min(s[0] for s in settled), statistics.fmean(s[1] for s in settled)) \
+        if settled and len(settled) == len(settles) else (None, None)
     return Trend(statistics.fmean(slopes), half, window[0], window[1], statistics.fmean(ends),
-                 len(slopes), basis)
+                 len(slopes), basis, *settle)
 
 
 def extrapolate(trend: Trend, to: int = THESIS_STEPS) -> tuple[float, float, float]:
@@ -163,9 +188,12 @@ def trend_sentence(trend: Trend | None, label: str) -> str:
     state = {True: "still rising", False: "falling",
              None: "not distinguishable from flat"}[trend.rising]
     value, low, high = extrapolate(trend)
+    settle = "" if trend.settle_change is None else (
+        f"; after the last learning-rate drop it moved by {trend.settle_change:+.3f} points "
+        f"(from step {trend.settle_start:,} to {trend.end:,})")
     return (f"{label}: {trend.end_value:.3f} % at step {trend.end:,}, {state}, {growth} (95 % "
-            f"interval [{trend.low:+.3f}, {trend.high:+.3f}], {seeds}); extrapolated to "
-            f"{THESIS_STEPS:,} steps: {value:.2f} % [{low:.2f}, {high:.2f}] (an "
+            f"interval [{trend.low:+.3f}, {trend.high:+.3f}], {seeds}){settle}; extrapolated "
+            f"to {THESIS_STEPS:,} steps: {value:.2f} % [{low:.2f}, {high:.2f}] (an "
             f"extrapolation, not a measurement).")
 
 

@@ -119,3 +119,19 @@ def test_cell_sentences_use_the_largest_tracked_profile_and_say_when_none():
     text = trajectory.cell_sentences(runs, "natural", 0.99)
     assert text.count("(long)") == 3 and "no tracked run yet" in text
     assert "No 95% TRADES run" in trajectory.cell_sentences(runs, "trades", 0.95)
+
+
+def test_after_last_drop_measures_from_the_last_record_before_the_lr_falls_to_one_percent():
+    # 100 steps: the learning rate is at 1 % after 0-based step int(0.75 * 100) = 75, i.e.
+    # from the 77th step on; a record at 76 steps done is the last one made before that.
+    steps, values = [1, 10, 50, 70, 76, 80, 100], [1.0, 2.0, 3.0, 3.5, 3.75, 3.9, 4.25]
+    assert trajectory.after_last_drop(fake("long", "random", 0, steps, values)) == \
+        (76, pytest.approx(0.5))
+    assert trajectory.after_last_drop(fake("long", "random", 0, steps[:5], values[:5],
+                                           total=100)) is None  # nothing recorded after it
+    runs = [fake("long", "random", s, steps, [v + k * (i >= 5) for i, v in enumerate(values)])
+            for s, k in enumerate((0.0, 1.0))]  # the second run moves 1 point more
+    trend = trajectory.late_trend(runs)
+    assert (trend.settle_start, trend.settle_change) == (76, pytest.approx(1.0))
+    assert "moved by +1.000 points (from step 76 to 100)" in \
+        trajectory.trend_sentence(trend, "x")
