@@ -120,7 +120,7 @@ def _have_browser() -> bool:
 @pytest.mark.skipif(not _have_browser(), reason="chromium, chromium-driver or selenium is not "
                     "installed (CI installs them): a page's width on a phone is only known once "
                     "a browser lays it out")
-def test_browser_check_fails_pages_wider_than_a_phone_and_pages_with_nan(tmp_path, capsys):
+def test_browser_check_fails_pages_wider_than_a_phone_figures_too_small_on_it_and_nan(tmp_path, capsys):
     cells = "".join(f"<td>cell_{i:03d}_without_breaks</td>" for i in range(3))
     table = f"<table style='min-width: 500px'><tr>{cells}</tr></table>"
     site = tmp_path / "html"
@@ -132,6 +132,20 @@ def test_browser_check_fails_pages_wider_than_a_phone_and_pages_with_nan(tmp_pat
     # fine: the same table scrolls inside its own box
     (site / "scrolls.html").write_text(_page(f"<div style='overflow-x: auto'>{table}</div>"))
     (site / "nan.html").write_text(_page(_output(_table("81.2", "nan"))))
+    # an 800 px figure scaled to the column: fine at 1280 px, too small on a phone
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(8, 2))
+    fig.savefig(site / "f.png", dpi=100)
+    plt.close(fig)
+    (site / "scaled.html").write_text(_page(_output("<img src='f.png' style='max-width: 100%'>")))
+    (site / "natural.html").write_text(_page(_output(  # on a phone it scrolls in its box
+        "<style>@media (max-width: 640px) { .cell_output { overflow-x: auto } "
+        ".cell_output img { max-width: none !important } }</style>"
+        "<img src='f.png' style='max-width: 100%'>")))
     (site / "fine.html").write_text(CLEAN)
     assert check_html.check_html(site) == 1
     out = capsys.readouterr().out
@@ -139,5 +153,8 @@ def test_browser_check_fails_pages_wider_than_a_phone_and_pages_with_nan(tmp_pat
     assert "<td> \"cell_002_without_breaks\" reaches" in out
     assert "word.html: wider than a 390 px phone" in out and "<p> \"xxxx" in out
     assert "nan.html: NaN in generated text: " in out
-    assert "scrolls.html" not in out and "fine.html" not in out
+    assert "scaled.html: figure too small on a 390 px phone: <img>" in out
+    assert "(natural 800 px), below 600 px" in out
+    for fine in ("scrolls.html", "fine.html", "natural.html"):
+        assert fine not in out
     assert "1280 px" not in out.split("problem(s) in")[1].split("\n", 1)[1]  # desktop is fine
