@@ -388,7 +388,8 @@ class Checker:
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(options=options,
                                        service=Service(executable_path=self.driver_path))
-        self.driver.set_page_load_timeout(60)
+        # The API page, the largest, took over 60 s to load on a machine busy with training.
+        self.driver.set_page_load_timeout(180)
         self.driver.set_script_timeout(30)
 
     def stop(self) -> None:
