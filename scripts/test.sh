@@ -9,7 +9,8 @@
 #   colab      one notebook opened alone as on Colab (tests/colab/README.md): it installs
 #              srewire and fetches the results from this clone, trains nothing, shows figures
 #   book       the book built from the committed notebooks, warnings as errors
-#   browser    every page of that book opened in headless Chromium (images, links, JS errors)
+#   browser    every page of that book opened in headless Chromium (images, links, JS errors,
+#              layout at 1280 px and on a 390 px phone, no stderr/traceback/NaN/warning shown)
 # Every stage runs even when an earlier one failed (except those that need its output); a
 # summary table follows, and the exit status is 1 if any stage failed.
 #

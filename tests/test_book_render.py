@@ -182,8 +182,10 @@ def test_figures_come_from_paper_runs_only_where_their_masks_exist(results_dir):
 
 
 def _page(body: str) -> str:
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>t</title></head><body>"
-            "<main><article class='bd-article' style='width: 600px; padding: 0 20px'>"
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            "<title>t</title></head><body>"
+            "<main><article class='bd-article' style='max-width: 600px; padding: 0 20px'>"
             f"{body}</article></main></body></html>")
 
 
@@ -210,7 +212,8 @@ def test_browser_check_fails_on_wide_tables_and_small_figures(tmp_path, capsys):
     (site / "wide.html").write_text(_page(f"<div style='overflow-x: auto'>{wide}</div>"))
     (site / "small.html").write_text(_page("<figure><img src='f.png' width='120'></figure>"))
     (site / "fine.html").write_text(_page("<table><tr><td>1</td><td>2</td></tr></table>"
-                                          "<figure><img src='f.png' width='400'></figure>"))
+                                          "<figure><img src='f.png' width='400' "
+                                          "style='max-width: 100%'></figure>"))
     assert check_html.check_html(site) == 1
     out = capsys.readouterr().out
     assert "wide.html: too wide at 1280 px" in out

@@ -476,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     b.set_defaults(func=cmd_build)
 
     c = sub.add_parser("check-html", help="open every page in headless Chromium and check "
-                       "images and internal links")
+                       "images, internal links, the layout at 1280 px and on a 390 px phone, "
+                       "and that no stderr, traceback, NaN or warning is shown")
     c.add_argument("--html", required=True, help="the built HTML folder")
     c.set_defaults(func=cmd_check_html)
 

@@ -11,7 +11,13 @@ Used by ``tools/book.py check-html --html DIR``. The HTML is served by a local
 * at a window width of 1280 px, with every collapsed block opened: no table, figure, code
   block or cell output is wider than the content column or scrolls sideways
   (``scrollWidth > clientWidth`` of the element or of the box holding it), and every figure
-  image is drawn at least ``MIN_FIGURE_PX`` wide (smaller, its details cannot be read).
+  image is drawn at least ``MIN_FIGURE_PX`` wide (smaller, its details cannot be read);
+* on a phone (``PHONE_WIDTH`` = 390 px, emulated): the page itself does not scroll sideways
+  (a wide table or figure may scroll inside its own box), and every figure image is drawn at
+  least ``min(natural width, PHONE_MIN_FIGURE_PX)`` wide;
+* the page shows no notebook stderr output, no traceback, and no ``NaN`` or warning in what
+  the notebooks and ``srewire`` generated (cell outputs, pasted text): :func:`text_problems`,
+  which reads the page's HTML and needs no browser.
 
 Links and resources on other hosts (Colab, GitHub, CDNs) are never fetched: the browser's
 host resolver maps every other host to "not found".
@@ -71,6 +77,112 @@ class _IdParser(html.parser.HTMLParser):
             if value and (key == "id" or (tag == "a" and key == "name")):
                 self.ids.add(value)
 
+
+# -- what the page says (no browser) --------------------------------------------------------
+
+# Tags that do not start a new word: text on either side of them is one run of text.
+_INLINE = frozenset("a abbr b bdi bdo cite code data dfn em i kbd mark q s samp small span "
+                    "strong sub sup time u var wbr".split())
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+_HIDDEN = frozenset("script style head template noscript title".split())
+# Elements whose text is generated (by a notebook's code or by srewire), not written by hand.
+_GENERATED_CLASSES = frozenset({"cell_output", "pasted-text", "pasted-inline", "output"})
+
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\)")
+_NAN = re.compile(r"(?<![\w.])[-+]?(?:NaN|nan)(?![\w])")
+_WARNING = re.compile(r"\b\w*Warning:|\b[A-Z]\w*Warning\b|\bWARNING\b")
+_SNIPPET = 40  # characters shown either side of a finding
+
+
+def _snippet(text: str, start: int, end: int) -> str:
+    left, right = max(0, start - _SNIPPET), min(len(text), end + _SNIPPET)
+    out = " ".join(text[left:right].split())
+    return ("..." if left else "") + out + ("..." if right < len(text) else "")
+
+
+class _TextParser(html.parser.HTMLParser):
+    """The shown text of a page, which of its characters were generated, and the text of
+    every stderr and traceback output block (kept out of the page's text)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, bool, bool, int | None]] = []  # tag, hidden, generated, block
+        self.text: list[str] = []
+        self.flags: list[bytes] = []  # per character of text: 1 where generated
+        self.blocks: list[tuple[str, list[str]]] = []  # ("stderr" | "traceback", its text)
+
+    def _state(self) -> tuple[bool, bool, int | None]:
+        return self.stack[-1][1:] if self.stack else (False, False, None)
+
+    def _add(self, data: str, generated: bool) -> None:
+        hidden, _, block = self._state()
+        if hidden:
+            return
+        if block is not None:
+            self.blocks[block][1].append(data)
+        else:
+            self.text.append(data)
+            self.flags.append((b"\1" if generated else b"\0") * len(data))
+
+    def handle_starttag(self, tag, attrs) -> None:
+        hidden, generated, block = self._state()
+        if tag not in _INLINE:
+            self._add("\n", False)  # a block boundary separates words
+        if tag in _VOID:
+            return
+        classes = set((dict(attrs).get("class") or "").split())
+        hidden = hidden or tag in _HIDDEN
+        generated = generated or bool(classes & _GENERATED_CLASSES)
+        if block is None and "output" in classes and classes & {"stderr", "traceback"}:
+            self.blocks.append(("stderr" if "stderr" in classes else "traceback", []))
+            block = len(self.blocks) - 1
+        self.stack.append((tag, hidden, generated, block))
+
+    def handle_startendtag(self, tag, attrs) -> None:
+        if tag not in _INLINE:
+            self._add("\n", False)
+
+    def handle_endtag(self, tag) -> None:
+        if tag not in _INLINE:
+            self._add("\n", False)
+        for i in range(len(self.stack) - 1, -1, -1):  # implicitly closed tags close with it
+            if self.stack[i][0] == tag:
+                del self.stack[i:]
+                return
+
+    def handle_data(self, data) -> None:
+        self._add(data, self._state()[1])
+
+
+def text_problems(page_html: str) -> list[str]:
+    """What a reader must not find on a page, one line each: a stderr output block, a
+    traceback (an error output, or its first line anywhere in the shown text), and ``NaN``,
+    ``nan`` or a warning (``Warning:``, ``UserWarning``, ``WARNING``) in generated text: cell
+    outputs and pasted text. Prose may name NaN and warning classes (the API page does)."""
+    parser = _TextParser()
+    parser.feed(page_html)
+    parser.close()
+    problems = []
+    for kind, parts in parser.blocks:
+        lines = [line.strip() for line in "".join(parts).splitlines() if line.strip()]
+        if kind == "stderr":
+            text = " | ".join(lines)
+            cut = 2 * _SNIPPET
+            problems.append(f"stderr output: {text[:cut]}" + ("..." if len(text) > cut else ""))
+        else:
+            problems.append(f"traceback output: {lines[-1][:2 * _SNIPPET] if lines else ''}")
+    text, generated = "".join(parser.text), b"".join(parser.flags)
+    for m in _TRACEBACK.finditer(text):
+        problems.append(f"traceback in the text: {_snippet(text, m.start(), m.end())}")
+    for label, pattern in (("NaN", _NAN), ("warning", _WARNING)):
+        for m in pattern.finditer(text):
+            if generated[m.start()] and generated[m.end() - 1]:
+                problems.append(f"{label} in generated text: "
+                                f"{_snippet(text, m.start(), m.end())}")
+    return problems
+
+
+# -- the browser ------------------------------------------------------------------------------
 
 _REFRESH = re.compile(r"""<meta[^>]+http-equiv=["']?refresh["']?[^>]*content=["']?\d+\s*;\s*url=([^"'>]+)""",
                       re.IGNORECASE)
@@ -140,6 +252,64 @@ for (const img of column.querySelectorAll('figure img, div.cell_output img')) {
 return {column: limit, wide: wide, small: small};
 """
 
+# A phone: 390 CSS px wide (an iPhone 12 to 15), emulated as a touch screen with overlay
+# scroll bars, so the page's viewport meta tag applies as on a phone.
+PHONE_WIDTH, PHONE_HEIGHT = 390, 844
+PHONE_SLACK = 2  # px a page may be wider than the screen (rounding)
+# Smallest width at which a figure image may be drawn on a phone (or its natural width, if
+# less): the book's figures are at most 8 inches wide with 10 pt text, which at 600 px is
+# 10 px high; scaled to the phone's column (about 350 px) it would be 6 px.
+PHONE_MIN_FIGURE_PX = 600
+
+_PHONE_JS = r"""
+const screen = arguments[0], slack = arguments[1], minFigure = arguments[2];
+const doc = document.scrollingElement || document.documentElement;
+const describe = (e) => {
+  const cls = (typeof e.className === 'string') ? e.className : '';
+  const id = e.id || (e.closest('[id]') ? e.closest('[id]').id : '');
+  let text = (e.innerText || e.getAttribute('alt') || e.getAttribute('src') || '').trim();
+  text = text.replace(/\s+/g, ' ').slice(0, 50);
+  return `<${e.tagName.toLowerCase()}${cls ? ' class="' + cls.split(' ').slice(0, 2).join(' ') + '"' : ''}>`
+         + (id ? ` in #${id}` : '') + (text ? ` "${text}"` : '');
+};
+// The innermost elements that reach past the screen's right edge, by their box or by text
+// that overflows it, not counting what lies in a box that scrolls or clips sideways (it does
+// not widen the page), nor fixed elements.
+const culprits = [];
+const limit = screen + slack;
+const walk = (e) => {
+  const style = getComputedStyle(e);
+  if (style.display === 'none' || style.position === 'fixed') return false;
+  const page = e === doc || e === document.body;
+  const clips = ['auto', 'scroll', 'hidden', 'clip'].includes(style.overflowX);
+  let inner = false;
+  if (page || !clips)
+    for (const child of e.children) inner = walk(child) || inner;
+  if (inner || page) return inner;
+  const box = e.getBoundingClientRect();
+  const right = box.right + window.scrollX;
+  const content = style.display.startsWith('inline') || clips ? right
+                  : box.left + window.scrollX + e.scrollWidth;
+  if (Math.max(right, content) > limit) {
+    culprits.push(`${describe(e)} reaches ${Math.round(Math.max(right, content))} px`);
+    return true;
+  }
+  return false;
+};
+const width = doc.scrollWidth;
+if (width > screen + slack) walk(document.body);
+const small = [];
+for (const img of document.querySelectorAll('figure img, div.cell_output img')) {
+  const box = img.getBoundingClientRect();
+  const need = Math.min(img.naturalWidth, minFigure);
+  if (box.width && box.width < need - 1)
+    small.push(`${describe(img)} drawn ${Math.round(box.width)} x ${Math.round(box.height)} px ` +
+               `(natural ${img.naturalWidth} px), below ${need} px`);
+}
+return {width: width, culprits: culprits.slice(0, 3), more: Math.max(0, culprits.length - 3),
+        small: small};
+"""
+
 _PENDING_JS = r"""
 return Array.from(document.images).filter(i => !i.complete).length;
 """
@@ -155,6 +325,8 @@ class Checker:
         self.links: dict[str, set[str]] = defaultdict(set)  # link URL -> pages using it
         self.n_images = 0
         self.n_layout = 0  # pages whose layout was measured
+        self.n_phone = 0  # pages whose layout was measured on a phone
+        self.n_text = 0  # pages whose text was read
         # No proxy for our own server, whatever the environment says.
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -216,7 +388,8 @@ class Checker:
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(options=options,
                                        service=Service(executable_path=self.driver_path))
-        self.driver.set_page_load_timeout(60)
+        # The API page, the largest, took over 60 s to load on a machine busy with training.
+        self.driver.set_page_load_timeout(180)
         self.driver.set_script_timeout(30)
 
     def stop(self) -> None:
@@ -260,10 +433,13 @@ class Checker:
         if status != 200:
             self.problems[rel].append(f"page answered HTTP {status}")
             return
-        refresh = _REFRESH.search(page.read_text(encoding="utf-8", errors="replace"))
+        source = page.read_text(encoding="utf-8", errors="replace")
+        refresh = _REFRESH.search(source)
         if refresh:  # a redirect page (index.html): check where it points, do not render it
             self.links[urllib.parse.urljoin(url, refresh.group(1).strip())].add(rel)
             return
+        self.problems[rel].extend(text_problems(source))
+        self.n_text += 1
         self.driver.get_log("browser")  # drop what earlier pages left behind
         try:
             self.driver.get(url)
@@ -289,6 +465,7 @@ class Checker:
             if self.local(link):
                 self.links[link].add(rel)
         self.check_layout(rel)
+        self.check_phone(rel)
         for message in self.js_errors():
             self.problems[rel].append(f"browser error: {message}")
 
@@ -300,6 +477,25 @@ class Checker:
         for item in layout["small"]:
             self.problems[rel].append(f"figure too small at {WINDOW_WIDTH} px: {item}")
         self.n_layout += 1
+
+    def check_phone(self, rel: str) -> None:
+        """At a phone's width the page does not scroll sideways, and figures stay legible."""
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": PHONE_WIDTH, "height": PHONE_HEIGHT, "deviceScaleFactor": 3,
+            "mobile": True})
+        try:
+            phone = self.driver.execute_script(_PHONE_JS, PHONE_WIDTH, PHONE_SLACK,
+                                               PHONE_MIN_FIGURE_PX)
+        finally:
+            self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        if phone["width"] > PHONE_WIDTH + PHONE_SLACK:
+            where = "; ".join(phone["culprits"]) or "no single element found"
+            more = f" (and {phone['more']} more)" if phone["more"] else ""
+            self.problems[rel].append(f"wider than a {PHONE_WIDTH} px phone: the page scrolls "
+                                      f"sideways to {phone['width']} px: {where}{more}")
+        for item in phone["small"]:
+            self.problems[rel].append(f"figure too small on a {PHONE_WIDTH} px phone: {item}")
+        self.n_phone += 1
 
     def static_ids(self, url: str) -> set[str] | None:
         try:
@@ -352,7 +548,8 @@ class Checker:
             self.stop()
         n_problems = sum(len(v) for v in self.problems.values())
         summary = (f"{len(pages)} page(s), {self.n_images} image(s), {n_links} internal "
-                   f"link(s), layout of {self.n_layout} page(s) at {WINDOW_WIDTH} px")
+                   f"link(s), layout of {self.n_layout} page(s) at {WINDOW_WIDTH} px and of "
+                   f"{self.n_phone} on a {PHONE_WIDTH} px phone, text of {self.n_text} page(s)")
         if n_problems:
             print(f"check-html: FAILED: {n_problems} problem(s) in {summary}:")
             for where, items in sorted(self.problems.items()):
