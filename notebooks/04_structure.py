@@ -58,15 +58,12 @@ figure_layer = "dense2"  # the 256 x 256 layer, as in the thesis repository's on
 zoom_layer = "dense1"  # the 2048 x 256 layer ("layer 8", Thesis Figures 12-14)
 
 # %% tags=["remove-cell"]
-from srewire import plots, report, trajectory
+from srewire import chapter, plots, report, trajectory
 from srewire.render import show
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
-larger = report.companions(profile, results_dir)  # long and paper runs, as they stand
+results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root, force=force)
 c = results[0]["config"]
-glue("scale_note", report.scale_note(results + larger))
-glue("paper_status", report.status_note(results + larger))
 
 # %% [markdown]
 # ## Table 1: zero vectors

@@ -72,14 +72,11 @@ force = False  # recompute instead of reading cached results
 seeds = None  # seeds of the grid (None: the profile's default, see srewire.config)
 
 # %% tags=["hide-input"]
-from srewire import report
+from srewire import chapter, report
 from srewire.render import show
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
-larger = report.companions(profile, results_dir)  # long and paper runs, as they stand
-glue("scale_note", report.scale_note(results + larger))
-glue("paper_status", report.status_note(results + larger))
+results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root, force=force)
 verdicts = report.claims(results)
 glue("margin", f"{report.EQUIVALENCE_MARGIN:g}")
 for claim in verdicts:

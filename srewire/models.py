@@ -26,6 +26,7 @@ __all__ = [
     "SparseLayer",
     "SparseConv2d",
     "SparseLinear",
+    "layer_shapes",
     "VGG11",
     "VGG11_CONFIG",
     "sparse_layers",
@@ -138,6 +139,25 @@ def initial_densities(n_conv: int, n_dense: int, connectivity: float) -> list[fl
     conv = [0.6, 0.2][:n_conv] + [0.5 * connectivity] * max(0, n_conv - 2)
     dense = [0.5 * connectivity] * (n_dense - 1) + [0.6]
     return conv + dense
+
+
+def layer_shapes(*, width: float = 1.0, head: Head = "predecessor", num_classes: int = 10,
+                 hidden: int = 256) -> list[tuple[str, int]]:
+    """(kind, weights) of every sparse layer of a :class:`VGG11` built with these arguments,
+    in :func:`sparse_layers` order (``"conv"`` or ``"dense"``), from the configuration alone:
+    what a budget is counted from without building the network."""
+    cfg = list(VGG11_CONFIG) + (["M"] if head == "classic" else [])
+    out, channels = [], 3
+    for item in cfg:
+        if item != "M":
+            c_out = max(1, round(int(item) * width))
+            out.append(("conv", c_out * channels * 9))
+            channels = c_out
+    flat = channels * (1 if head == "classic" else 4)
+    if head == "classic":
+        return out + [("dense", flat * num_classes)]
+    h = max(1, round(hidden * width))
+    return out + [("dense", flat * h), ("dense", h * h), ("dense", h * num_classes)]
 
 
 class VGG11(nn.Module):

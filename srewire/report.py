@@ -10,7 +10,7 @@ import math
 import os
 import statistics
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
@@ -19,11 +19,11 @@ from .intervals import Interval, equivalence, welch
 from .runs import (GRID, STRATEGY_ORDER, RunError, ensure_grid, grid_row, load_results,
                    missing_runs)
 
-__all__ = ["glue", "THESIS", "STRATEGY_LABELS", "load_grid", "runs_table", "summary", "table1",
+__all__ = ["glue", "glue_all", "THESIS", "STRATEGY_LABELS", "load_grid", "runs_table", "summary", "table1",
            "table2", "table3", "claims", "Claim", "fmt", "robustness_checks", "timings",
            "gpu_check_tables", "by_profile", "profile_of", "grid_status", "scale_note",
            "verdict_table", "thesis_scale", "accuracy_gap", "EQUIVALENCE_MARGIN", "MIN_SEEDS",
-           "autoattack_drop", "autoattack_note"]
+           "autoattack_drop", "autoattack_note", "redie_rates", "redie_text"]
 
 #: Margin of the equivalence claims (b) and (d), in percentage points, fixed before the data
 #: are read: "unchanged by structure" is taken to mean "within one point". One point is the
@@ -87,6 +87,13 @@ def glue(name: str, value: Any) -> None:
         plt.close(value)
 
 
+def glue_all(values: Mapping[str, Any]) -> None:
+    """:func:`glue` every ``{name: value}`` of ``values``: how a page hands the numbers that
+    a function of this package worked out for its prose to the book in one call."""
+    for name, value in values.items():
+        glue(name, value)
+
+
 def load_grid(profile: str = "quick", results_dir: str | os.PathLike = "results",
               seeds: Iterable[int] | None = None, *, data_root: str | None = None,
               compute: bool = False, force: bool = False, partial: bool = False,
@@ -115,6 +122,25 @@ def load_grid(profile: str = "quick", results_dir: str | os.PathLike = "results"
                        f"{' '.join(map(str, seeds))} --results {results_dir}, or "
                        f"load_grid(..., compute=True)")
     return load_results(results_dir, profile, seeds, allow_synthetic=allow_synthetic)
+
+
+def redie_rates(results: list[dict]) -> dict[tuple[str, float, str], float]:
+    """Share of revived connections that die again in the step after their revival, per
+    (objective, sparsity, rewiring), mean over the seeds in ``results`` (Thesis §2.2.2: a
+    coordinate revived at 1e-12 survives only if its gradient pulls it up)."""
+    rates: dict[tuple[str, float, str], list[float]] = {}
+    for r in results:
+        c = r["config"]
+        rates.setdefault((c["objective"], c["sparsity"], c["rewiring"]), []).append(
+            r["rewiring_stats"]["revived_then_died_rate"])
+    return {key: statistics.fmean(values) for key, values in sorted(rates.items())}
+
+
+def redie_text(rates: dict[tuple[str, float, str], float]) -> str:
+    """:func:`redie_rates` in words, a line per (objective, sparsity, rewiring)."""
+    return "\n".join(f"{o:8s} sparsity {s:.2f} {rw:13s}: {100 * rate:5.1f} % of revived "
+                     f"connections die again in the next step"
+                     for (o, s, rw), rate in sorted(rates.items()))
 
 
 def runs_table(results: list[dict]) -> pd.DataFrame:
