@@ -106,8 +106,8 @@ def initial_mask(connectivity: float, *, width: float = 1.0, head: str = "predec
     counted from the layer shapes without building the network. Rewiring revives nothing
     while the initial mask holds more connections than the budget."""
     shapes = layer_shapes(width=width, head=head)
-    sizes = [size for _, size in shapes]
-    n_conv = sum(kind == "conv" for kind, _ in shapes)
+    sizes = [s.weights for s in shapes]
+    n_conv = sum(s.kind == "conv" for s in shapes)
     densities = initial_densities(n_conv, len(shapes) - n_conv, connectivity)
     return (int(connectivity * sum(sizes)),
             sum(int(d * size) for d, size in zip(densities, sizes)))

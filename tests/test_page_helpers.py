@@ -181,3 +181,64 @@ def test_machine_values_and_text():
     assert v["complete_note"] == "The run reached every network."
     assert speed_prose.machine_text(record).splitlines()[2] == (
         "1-minute load average: 0.1 before, 2.0 after; complete: True")
+
+
+def _cell_runs(zero, pruned_zero=None, per_layer=None, revived_last=100.0):
+    """Two seeds of every cell of the grid with zero fibres ``zero[(objective, sparsity)]``
+    per strategy (random, structured, weight_based)."""
+    out = []
+    for (objective, sparsity), values in zero.items():
+        for rw, z in zip(("random", "structured", "weight_based"), values):
+            for seed, shift in ((0, -0.5), (1, 0.5)):
+                out.append({"config": {"objective": objective, "sparsity": sparsity,
+                                       "rewiring": rw, "seed": seed, "width": 0.125,
+                                       "head": "predecessor"},
+                            "clean_accuracy": 50.0, "robust_accuracy": None,
+                            "sparsity": {"global": sparsity},
+                            "provenance": {"wall_time_s": {"train": 1.0, "eval": 1.0}},
+                            "zero_fibres": {"global": {"out": z + shift},
+                                            "per_layer": per_layer or {}},
+                            "pruned": {"clean_accuracy": 40.0, "zero_fibres": {"global": {
+                                "out": (pruned_zero or z) + shift}}},
+                            "rewiring_stats": {"revived_per_step_mean": [1.0, revived_last
+                                                                         + 10 * seed]}})
+    return out
+
+
+def test_structure_values_are_cell_means_and_the_order():
+    runs = _cell_runs({("natural", 0.99): (1.0, 2.0, 3.0), ("trades", 0.95): (0.25, 0.5, 0.75)})
+    v = report.structure_values(runs)
+    assert (v["zero_99_random"], v["zero_99_weight_based"]) == ("1.00", "3.00")
+    assert v["order_99"] == "appears here too"
+    assert (v["zero_95t_random"], v["zero_95t_wb"]) == ("0.25", "0.75")
+    thesis = report.THESIS["zero_fibres"][("trades", 0.95)]
+    assert v["thesis_95t"] == f"{thesis[0]:g} % and {thesis[2]:g} %"
+    runs = _cell_runs({("natural", 0.99): (1.0, 3.0, 2.0), ("trades", 0.95): (0, 0, 0)})
+    assert report.structure_values(runs)["order_99"] == "does not appear in full here"
+
+
+def test_layer_values_rank_layers_by_their_mean_zero_fibres():
+    from srewire.models import layer_shapes
+
+    shapes = layer_shapes(width=0.125)
+    per_layer = {s.name: {"out": 0.0} for s in shapes}
+    per_layer.update({"dense2": {"out": 9.0}, "conv2": {"out": 1.5}, "conv5": {"out": 4.0},
+                      "dense1": {"out": 4.0}, "conv8": {"out": 2.0}})
+    runs = _cell_runs({("natural", 0.99): (0, 0, 0)}, per_layer=per_layer)
+    v = report.layer_values(runs, "natural", 0.99, "weight_based")
+    assert v == {"top_layers": "dense2 (32 outputs), conv5 (64 outputs), dense1 (32 outputs), "
+                               "conv8 (64 outputs)", "early_zero": "1.50"}
+    with pytest.raises(ValueError, match="no runs"):
+        report.layer_values(runs, "trades", 0.95, "random")
+
+
+def test_claim_values_glue_every_claims_verdict_margin_and_reading():
+    runs = _cell_runs({("natural", 0.99): (1, 2, 3), ("natural", 0.95): (1, 2, 3),
+                       ("trades", 0.95): (1, 2, 3)}, revived_last=1234.4)
+    v = report.claim_values(runs)
+    claims = report.claims(runs)
+    assert v["margin"] == "1"
+    for c in claims:
+        assert v[f"verdict_{c.key}"] == c.verdict_text
+        assert v[f"reading_{c.key}"] == report.READING[c.key][c.verdict != "holds"]
+    assert (v["revived_last_min"], v["revived_last_max"]) == ("1,234", "1,244")

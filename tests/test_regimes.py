@@ -4,7 +4,7 @@ answers, and the initial-mask arithmetic against a built network."""
 import pytest
 
 from srewire import regimes
-from srewire.models import VGG11, layer_shapes, sparse_layers
+from srewire.models import VGG11, layer_names, layer_shapes, sparse_layers
 
 STRATEGIES = ("random", "structured", "weight_based")
 
@@ -32,7 +32,7 @@ def cells(random, structured, weight_based, acc=50.0):
 
 EXAMPLE = {
     0.002: (0.0, cells(9.0, 9.0, 9.0, acc=10.0)),  # frozen: nothing revived
-    0.005: (3.0, cells(10.0, 20.0, 30.0, acc=12.0)),  # regime 2, gain 20
+    0.005: (0.01, cells(10.0, 20.0, 30.0, acc=12.0)),  # regime 2 (barely rewiring), gain 20
     0.01: (5.0, cells(2.0, 3.0, 6.0)),  # gain 4
     0.05: (5.0, cells(1.0, 2.0, 8.0, acc=40.0)),  # gain 7: regime 3
     0.2: (9.0, cells(0.0, 0.0, 0.0)),  # regime 1
@@ -91,8 +91,9 @@ def test_sentences_read_the_classification():
 def test_initial_mask_counts_what_a_built_network_holds(width, head):
     net = VGG11(connectivity=0.0005, width=width, head=head)
     layers = sparse_layers(net)
-    assert [n for _, n in layer_shapes(width=width, head=head)] == [m.theta.numel()
-                                                                  for m in layers]
+    shapes = layer_shapes(width=width, head=head)
+    assert [(s.name, s.weights, s.outputs) for s in shapes] == [
+        (n, m.theta.numel(), m.theta.shape[0]) for n, m in zip(layer_names(net), layers)]
     assert regimes.initial_mask(0.0005, width=width, head=head) == (
         int(0.0005 * sum(m.theta.numel() for m in layers)),
         sum(int((m.theta > 0).sum()) for m in layers))
