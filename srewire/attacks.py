@@ -169,7 +169,7 @@ class Demonstration:
 def demonstrate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int,
                 seed: int = 0) -> Demonstration:
     """Native PGD (:func:`pgd_examples`, one random start, the evaluation's step
-    :func:`pgd_step_size`) on one batch, with the predictions before and after: the
+    ``pgd_step_size``) on one batch, with the predictions before and after: the
     adversarial examples the book shows (Thesis §2.1.1)."""
     generator = torch.Generator().manual_seed(seed)
     _, x_adv = pgd_examples(model, x, y, eps=eps, steps=steps,

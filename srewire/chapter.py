@@ -8,7 +8,7 @@ scale and how much of the larger grids exists. :func:`grid` does all three::
     results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root,
                                    force=force)
 
-after which ``{glue:text}`scale_note``` and ``{glue:text}`paper_status``` are set.
+after which the prose's glued names ``scale_note`` and ``paper_status`` are set.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def scale_values(runs: list[dict]) -> dict[str, str]:
     """The two sentences of a chapter's "Scale" paragraph, by the names its prose glues:
     ``scale_note`` (steps and images against the thesis's, per profile;
     :func:`srewire.report.scale_note`) and ``paper_status`` (how much of the long and paper
-    grids exists; :func:`srewire.report.status_note`)."""
+    grids exists; ``srewire.report.status_note``)."""
     return {"scale_note": scale_note(runs), "paper_status": status_note(runs)}
 
 
@@ -50,7 +50,7 @@ def grid(profile: str, results_dir: str | os.PathLike = "results",
     ``profile``, ``seeds`` (None: the profile's default seeds) and ``data_root`` are the
     notebook's parameters, passed on to :func:`srewire.report.load_grid`; ``force`` recomputes
     the grid (``compute=force``: missing runs are trained only when asked). The larger
-    profiles are read as they stand (:func:`srewire.report.companions`), never trained.
+    profiles are read as they stand (``srewire.report.companions``), never trained.
     """
     results = load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
     out = Grid(results, companions(profile, results_dir))

@@ -78,7 +78,7 @@ class Regimes:
 
 def classify(sweep: list[dict]) -> Regimes:
     """The regimes of a sweep (one result per connectivity and strategy; every strategy of
-    :data:`srewire.report.STRATEGY_LABELS` at every connectivity), by the module's rules.
+    ``srewire.report.STRATEGY_LABELS`` at every connectivity), by the module's rules.
     Raises ValueError when rewiring acts at no connectivity."""
     by = {(_connectivity(r), r["config"]["rewiring"]): r for r in sweep}
     conns = sorted({c for c, _ in by})

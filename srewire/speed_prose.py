@@ -64,7 +64,7 @@ def network_values(record: dict) -> dict[str, str]:
     """The 99 % networks as trained, weight-based (``wb``) and unstructured (``rnd``): their
     floor and fibre-compacted multiply-adds (% of dense), their zero fibres, the latency of
     every sparse form relative to dense masked per batch (``n/a`` where not measured), and
-    the fastest form of any network per batch (:func:`srewire.speed.fastest_overall`)."""
+    the fastest form of any network per batch (``srewire.speed.fastest_overall``)."""
     out: dict[str, str] = {}
     batches = record["settings"]["batches"]
     for tag, rw in (("wb", "weight_based"), ("rnd", "random")):

@@ -344,9 +344,9 @@ def test_trades_terms_are_equation_2_with_the_runs_settings():
     g = torch.Generator().manual_seed(3)
     x = torch.rand(6, 3, 32, 32, generator=g, dtype=torch.float64)
     y = torch.randint(0, 10, (6,), generator=g)
-    cfg = {**make_config("smoke", "trades").to_dict(), "beta": 2.5, "train_attack_steps": 3}
-    assert settings(cfg) == {"beta": 2.5, "eps": cfg["train_eps"],
-                             "step_size": cfg["train_step_size"], "steps": 3}
+    cfg = {**make_config("smoke", "trades").to_dict(), "beta": 2.5, "train_attack_steps": 3,
+           "train_step_size": 1 / 255, "train_eps": 4 / 255}
+    assert settings(cfg) == {"beta": 2.5, "eps": 4 / 255, "step_size": 1 / 255, "steps": 3}
     terms = trades_terms(model, x, y, **settings(cfg), generator=torch.Generator().manual_seed(4))
     assert model.training  # mode restored
     x_adv = trades_adversary(model, x, eps=cfg["train_eps"], step_size=cfg["train_step_size"],
