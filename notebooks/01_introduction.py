@@ -52,24 +52,16 @@ n_images = 8  # test images attacked in the demonstration
 # %% tags=["hide-input"]
 import torch
 
-from srewire import plots, report
-from srewire.attacks import pgd_examples, pgd_step_size
+from srewire import attacks, plots, report, trades
 from srewire.data import CLASSES, load_sample
 from srewire.report import glue
-from srewire.runs import demo_model
-from srewire.trades import kl_sum, trades_adversary
+from srewire.runs import demo_model, demo_summary
 
 results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
-model, model_result = demo_model(results_dir, profile)
-x, y = load_sample("../book/data/cifar10_test_sample.npz")
-x, y = x[:n_images], y[:n_images]
+model, model_result = demo_model(results_dir, profile, seed=seeds[0])
+x, y = load_sample("../book/data/cifar10_test_sample.npz", n_images)
 cfg = model_result["config"]
-print(f"model: VGG11, {100 * cfg['sparsity']:g} % sparse, trained with TRADES "
-      f"({cfg['profile']} profile, seed {cfg['seed']}); "
-      f"clean accuracy {model_result['clean_accuracy']:.2f} %, "
-      f"PGD accuracy {model_result['robust_accuracy']:.2f} %")
-if model_result["weights_note"]:
-    print("note:", model_result["weights_note"])
+print(demo_summary(model_result))
 
 # %% [markdown]
 # ## Adversarial examples and PGD
@@ -79,27 +71,19 @@ if model_result["weights_note"]:
 # $L_\infty$ threat model used throughout the thesis, every pixel may move by at most
 # $\varepsilon = 8/255$. PGD searches that box by repeated signed gradient steps on the loss,
 # each followed by a projection back into the box {cite:p}`rauber2020foolbox`. Below, PGD with
-# 20 steps attacks the first test images of CIFAR-10: the top row shows the clean images with
+# {glue:text}`demo_steps` steps attacks the first test images of CIFAR-10: the top row shows the clean images with
 # the model's prediction, the middle row the attacked images with the prediction after the
 # attack (red where it is wrong) and the bottom row the perturbation, stretched to be visible.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Clean test images (top), PGD adversarial examples at eps = 8/255 (middle) and their perturbations, amplified (bottom), for the 95 % sparse TRADES-trained VGG11.", "name": "fig-adversarial-examples"}}
-eps = 8 / 255
-generator = torch.Generator().manual_seed(0)
-broken, x_adv = pgd_examples(model, x, y, eps=eps, steps=20, step_size=pgd_step_size(eps, 20),
-                             generator=generator)
-with torch.no_grad():
-    clean_pred, adv_pred = model(x).argmax(1), model(x_adv).argmax(1)
-fig = plots.adversarial_examples(x, x_adv, clean_pred.tolist(), adv_pred.tolist(), y.tolist(),
-                                 CLASSES)
+demo = attacks.demonstrate(model, x, y, eps=cfg["eval_eps"], steps=cfg["pgd_steps"])
+fig = plots.adversarial_examples(demo.x, demo.x_adv, demo.clean_pred.tolist(),
+                                 demo.adv_pred.tolist(), demo.y.tolist(), CLASSES)
 
 # %% tags=["hide-input"]
-print(f"largest pixel change: {float((x_adv - x).abs().max()) * 255:.2f} / 255")
-print(f"correct before the attack: {int((clean_pred == y).sum())} of {len(y)}; "
-      f"after: {int((adv_pred == y).sum())} of {len(y)}")
-glue("n_demo", str(len(y)))
-glue("n_correct_clean", str(int((clean_pred == y).sum())))
-glue("n_correct_adv", str(int((adv_pred == y).sum())))
+print(demo)
+report.glue_all({"demo_steps": str(cfg["pgd_steps"]), "n_demo": str(len(y)), "n_correct_clean": str(demo.correct_clean),
+                 "n_correct_adv": str(demo.correct_adv)})
 
 # %% [markdown]
 # Of these {glue:text}`n_demo` images the model classifies {glue:text}`n_correct_clean`
@@ -117,15 +101,8 @@ glue("n_correct_adv", str(int((adv_pred == y).sum())))
 # $\beta = 6$ (the thesis's text says 0.6; see the page on deviations):
 
 # %% tags=["hide-input"]
-x_kl = trades_adversary(model, x, eps=eps, step_size=2 / 255, steps=10,
-                        generator=torch.Generator().manual_seed(0))
-with torch.no_grad():
-    logits, logits_kl = model(x), model(x_kl)
-    ce = torch.nn.functional.cross_entropy(logits, y)
-    kl = kl_sum(logits, logits_kl) / len(x)
-print(f"cross-entropy on clean images:            {float(ce):.3f}")
-print(f"KL(clean || TRADES adversary), per image: {float(kl):.3f}")
-print(f"TRADES loss with beta = 6:                {float(ce + 6 * kl):.3f}")
+print(trades.trades_terms(model, x, y, **trades.settings(cfg),
+                          generator=torch.Generator().manual_seed(0)))
 
 # %% [markdown]
 # ## Bayesian connectivity sampling
@@ -146,11 +123,8 @@ print(f"TRADES loss with beta = 6:                {float(ce + 6 * kl):.3f}")
 fig = plots.rewiring_activity(results)
 
 # %% tags=["hide-input"]
-rates = {(r["config"]["objective"], r["config"]["sparsity"], r["config"]["rewiring"]):
-         r["rewiring_stats"]["revived_then_died_rate"] for r in results}
-for key, rate in sorted(rates.items()):
-    print(f"{key[0]:8s} sparsity {key[1]:.2f} {key[2]:13s}: "
-          f"{100 * rate:5.1f} % of revived connections die again in the next step")
+rates = report.redie_rates(results)
+print(report.redie_text(rates))
 glue("redie_random_99", f"{100 * rates.get(('natural', 0.99, 'random'), float('nan')):.0f}")
 
 # %% [markdown]

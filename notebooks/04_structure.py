@@ -58,15 +58,11 @@ figure_layer = "dense2"  # the 256 x 256 layer, as in the thesis repository's on
 zoom_layer = "dense1"  # the 2048 x 256 layer ("layer 8", Thesis Figures 12-14)
 
 # %% tags=["remove-cell"]
-from srewire import plots, report, trajectory
+from srewire import chapter, plots, report, trajectory
 from srewire.render import show
-from srewire.report import glue
+from srewire.report import glue, glue_all
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
-larger = report.companions(profile, results_dir)  # long and paper runs, as they stand
-c = results[0]["config"]
-glue("scale_note", report.scale_note(results + larger))
-glue("paper_status", report.status_note(results + larger))
+results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root, force=force)
 
 # %% [markdown]
 # ## Table 1: zero vectors
@@ -86,17 +82,7 @@ show(before)
 show(after.loc[["99% natural", "95% TRADES"]])
 
 # %% tags=["remove-cell"]
-z = report.summary(results, "zero_fibres")
-zp = report.summary(results, "pruned_zero_fibres")
-for key, stats in (("zero", z), ("pruned", zp)):
-    for rw in ("random", "structured", "weight_based"):
-        glue(f"{key}_99_{rw}", f"{stats[('natural', 0.99, rw)].mean:.2f}")
-m99 = [z[("natural", 0.99, rw)].mean for rw in ("random", "structured", "weight_based")]
-glue("order_99", "appears here too" if m99[0] < m99[1] < m99[2] else
-     "does not appear in full here")
-glue("zero_95t_wb", f"{z[('trades', 0.95, 'weight_based')].mean:.2f}")
-glue("zero_95t_random", f"{z[('trades', 0.95, 'random')].mean:.2f}")
-glue("thesis_95t", " and ".join(f"{v:g} %" for v in report.THESIS["zero_fibres"][("trades", 0.95)][::2]))
+glue_all(report.structure_values(results))
 
 # %% [markdown]
 # At 99 % sparsity the ordering the thesis reports {glue:text}`order_99`: random rewiring leaves
@@ -231,19 +217,7 @@ glue("layer8_where", f"layer {zoom_layer}, {shown} profile, seed {figure_seed}")
 fig = plots.zero_fibres_per_layer(results, "natural", 0.99)
 
 # %% tags=["remove-cell"]
-import statistics
-
-from srewire.models import VGG11, layer_names, sparse_layers
-
-net = VGG11(connectivity=0.01, width=c["width"], head=c["head"])
-fibre_len = {n: m.theta.shape[0] for n, m in zip(layer_names(net), sparse_layers(net))}
-wb99 = [r["zero_fibres"]["per_layer"] for r in results
-        if (r["config"]["objective"], r["config"]["sparsity"], r["config"]["rewiring"])
-        == ("natural", 0.99, "weight_based")]
-per_layer = {n: statistics.fmean(rep[n]["out"] for rep in wb99) for n in fibre_len}
-top = sorted(per_layer, key=per_layer.get, reverse=True)[:4]
-glue("top_layers", ", ".join(f"{n} ({fibre_len[n]} outputs)" for n in top))
-glue("early_zero", f"{max(per_layer['conv1'], per_layer['conv2']):.2f}")
+glue_all(report.layer_values(results, "natural", 0.99, "weight_based"))
 
 # %% [markdown]
 # The four layers with the most zero fibres in the weight-based networks are

@@ -46,14 +46,11 @@ force = False  # recompute instead of reading cached results
 seeds = None  # seeds of the grid (None: the profile's default, see srewire.config)
 
 # %% tags=["remove-cell"]
-from srewire import plots, report
+from srewire import chapter, plots, report
 from srewire.render import show
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
-larger = report.companions(profile, results_dir)  # long and paper runs, as they stand
-glue("scale_note", report.scale_note(results + larger))
-glue("paper_status", report.status_note(results + larger))
+results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root, force=force)
 figure_runs = report.by_profile(larger).get("paper") or results  # thesis scale where it exists
 glue("n_test", ", ".join(f"{runs[0]['provenance']['n_test']:,} ({p})"
                          for p, runs in report.by_profile(results + larger).items()))

@@ -51,15 +51,12 @@ force = False  # recompute instead of reading cached results
 seeds = None  # seeds of the grid (None: the profile's default, see srewire.config)
 
 # %% tags=["hide-input"]
-from srewire import report
+from srewire import chapter, report
 from srewire.attacks import pgd_step_size
 from srewire.render import show
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
-larger = report.companions(profile, results_dir)  # long and paper runs, as they stand
-glue("scale_note", report.scale_note(results + larger))
-glue("paper_status", report.status_note(results + larger))
+results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root, force=force)
 trades = [r for r in results if r["config"]["objective"] == "trades"]
 cfg = trades[0]["config"]
 att = trades[0]["robustness"]["attack"]

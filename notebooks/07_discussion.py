@@ -72,51 +72,15 @@ force = False  # recompute instead of reading cached results
 seeds = None  # seeds of the grid (None: the profile's default, see srewire.config)
 
 # %% tags=["hide-input"]
-from srewire import report
+from srewire import chapter, report
 from srewire.render import show
-from srewire.report import glue
+from srewire.report import glue_all
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
-larger = report.companions(profile, results_dir)  # long and paper runs, as they stand
-glue("scale_note", report.scale_note(results + larger))
-glue("paper_status", report.status_note(results + larger))
-verdicts = report.claims(results)
-glue("margin", f"{report.EQUIVALENCE_MARGIN:g}")
-for claim in verdicts:
-    glue(f"verdict_{claim.key}", claim.verdict_text)
-    glue(f"margin_{claim.key}", "no interval could be computed" if claim.smallest_margin
-         is None else f"±{claim.smallest_margin:.2f} points")
-last = [r["rewiring_stats"]["revived_per_step_mean"][-1] for r in results]
-glue("revived_last_min", f"{min(last):,.0f}")
-glue("revived_last_max", f"{max(last):,.0f}")
+results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root, force=force)
+glue_all(report.claim_values(results))
 show(report.verdict_table({p: report.claims(runs)
                            for p, runs in report.by_profile(results + larger).items()}),
      wide=("Evidence",))
-
-# %% tags=["remove-cell"]
-# The reading of each verdict: one sentence for "holds", one for every other verdict.
-READING = {
-    "a": ("Nearest-neighbour rewiring gathers the connections, and weight-based rewiring more "
-          "so, in every setting tested.",
-          "In at least one setting the ordering is reversed or not resolved from the "
-          "seed-to-seed noise (see the evidence column)."),
-    "b": ("In every setting the clean accuracy of both structured strategies lies within one "
-          "point of unstructured rewiring, with 95 % confidence.",
-          "The data do not show the strategies' clean accuracies to lie within one point of "
-          "each other in every setting: either a comparison differs, or its interval is too "
-          "wide to decide (see the evidence column)."),
-    "c": ("Weight-based rewiring keeps clearly more accuracy after pruning than structured "
-          "rewiring, as in the thesis.",
-          "The advantage of weight-based over structured rewiring after pruning is not clear "
-          "beyond the noise in every setting at this scale."),
-    "d": ("The robust accuracy of both structured strategies lies within one point of "
-          "unstructured rewiring, with 95 % confidence.",
-          "The data do not show the strategies' robust accuracies to lie within one point of "
-          "each other: either a comparison differs, or its interval is too wide to decide "
-          "(see the evidence column)."),
-}
-for claim in verdicts:
-    glue(f"reading_{claim.key}", READING[claim.key][claim.verdict != "holds"])
 
 # %% [markdown]
 # ## Reading the verdicts

@@ -47,15 +47,12 @@ gpu_report = "../results/gpu/gpu_check_h200.json"  # written by benchmarks/gpu_c
 # %% tags=["hide-input"]
 import pandas as pd
 
-from srewire import report
+from srewire import chapter, report
 from srewire.config import LONG_SIZING, PROFILES, make_config
 from srewire.render import readable, show
 from srewire.report import glue
 
-results = report.load_grid(profile, results_dir, seeds, data_root=data_root, compute=force)
-larger = report.companions(profile, results_dir)  # long and paper runs, as they stand
-glue("scale_note", report.scale_note(results + larger))
-glue("paper_status", report.status_note(results + larger))
+results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root, force=force)
 per_run, per_seed = report.timings(results)
 if larger:
     per_run = report.timings(results + larger)[0]

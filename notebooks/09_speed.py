@@ -66,27 +66,13 @@ data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or .
 force = False  # recompute instead of reading cached results
 
 # %% tags=["remove-cell"]
-from srewire import report, speed
+from srewire import speed, speed_prose
 from srewire.render import show
-from srewire.report import glue
+from srewire.report import glue_all
 
 record = speed.load_deploy(results_dir, profile)
-m, s = record["machine"], record["settings"]
-print(f"CPU: {m['cpu']}, {m['logical_cores']} logical cores; torch {m['torch']}, "
-      f"{m['threads']} threads, fp32")
-print(f"batches {s['batches']}, {s['rounds']} interleaved rounds per measurement, "
-      f"masks of seed {s['seed_of_masks']}, {s['weights']}")
-print(f"1-minute load average: {m['load_average_1min']['before']:.1f} before, "
-      f"{m['load_average_1min']['after']:.1f} after; complete: {record['complete']}")
-glue("cpu", m["cpu"])
-glue("cores", str(m["logical_cores"]))
-glue("threads", str(m["threads"]))
-glue("torch", m["torch"])
-glue("load_before", f"{m['load_average_1min']['before']:.1f}")
-glue("load_after", f"{m['load_average_1min']['after']:.1f}")
-glue("large_for", s.get("large_batches_for", "all networks").replace("key networks: ", ""))
-glue("machine_note", speed.machine_note(record))
-glue("complete_note", speed.completeness_note(record))
+print(speed_prose.machine_text(record))
+glue_all(speed_prose.machine_values(record))
 
 # %% [markdown]
 # ## What was measured
@@ -153,25 +139,7 @@ show(speed.winners(record, 128), "Where each representation wins, batch 128")
 show(speed.latency_table(record, 1, "MMAC"), "Multiply-adds (millions per image)")
 
 # %% tags=["remove-cell"]
-nets = {(e["kind"], e["objective"], e["sparsity"], e["rewiring"]): e for e in record["networks"]}
-wb99 = nets[("trained", "natural", 0.99, "weight_based")]
-for tag, rw in (("wb", "weight_based"), ("rnd", "random")):
-    e = nets.get(("trained", "natural", 0.99, rw))
-    macs = e["multiply_adds"] if e else None
-    glue(f"floor_{tag}", f"{100 * macs['nonzero']['total'] / macs['dense']['total']:.1f}"
-         if e else "n/a")
-    glue(f"fib_{tag}", f"{e['zero_fibres_out']:.1f}" if e else "n/a")
-    glue(f"compact_mac_{tag}",
-         f"{100 * macs['compact']['total'] / macs['dense']['total']:.0f}" if e else "n/a")
-    for b in s["batches"]:
-        for v in ("compact", "csr", "condensed", "channels"):
-            lat = e["latency"].get(str(b)) if e else None
-            glue(f"{v}_{tag}_{b}", f"{lat[v]['relative_to_dense']:.2f}" if lat else "n/a")
-for b in s["batches"]:
-    ratio, variant, network = speed.fastest_overall(record, b)
-    glue(f"best_{b}", f"{ratio:.2f}")
-    glue(f"best_variant_{b}", variant)
-    glue(f"best_net_{b}", network)
+glue_all(speed_prose.network_values(record))
 
 # %% [markdown]
 # For the 99 % weight-based network the nonzero weights need {glue:text}`floor_wb` % of the
@@ -198,6 +166,7 @@ for b in s["batches"]:
 # (the file keeps each layer's interquartile range):
 
 # %% tags=["hide-input"]
+wb99 = speed_prose.network(record, "trained", "natural", 0.99, "weight_based")
 show(speed.layer_table(record, wb99["name"], 1),
      "99 % weight-based network, per layer, batch 1: latency relative to dense masked")
 
@@ -218,31 +187,10 @@ show(speed.layer_table(record, wb99["name"], 1, "MMAC"),
 # the seeds each has; latency: fibre-compacted at batch 1, seed-0 masks):
 
 # %% tags=["hide-input"]
-import json
-from pathlib import Path
-
 pruned = speed.load_prune(results_dir, profile)
-direct = [json.loads(f.read_text())
-          for f in sorted(Path(results_dir, profile).glob("natural_s0.99_*/result.json"))]
-table = speed.prune_comparison(record, direct, pruned)
-p0 = pruned[0]["prune"]
-print(f"fine-tuning: {p0['steps']} steps at lr {p0['lr']}; pruning removed "
-      f"{p0['lone_removed']:,} lone weights and {p0['fibres_removed']:,} whole fibres (seed 0)")
-glue("ft_steps", str(p0["steps"]))
-acc_after_prune = sum(r["after_prune"]["clean_accuracy"] for r in pruned) / len(pruned)
-acc_trained = sum(r["trained"]["clean_accuracy"] for r in pruned) / len(pruned)
-glue("p_acc98", f"{acc_trained:.1f}")
-glue("p_acc_cut", f"{acc_after_prune:.1f}")
-row = table.loc["98 % weight-based, pruned to 99 %, fine-tuned"]
-glue("p_acc", f"{row['clean accuracy %']:.1f}")
-glue("p_fib", f"{row['zero fibres (out) %']:.1f}")
-glue("p_seeds", speed.seeds_phrase(len(pruned)))
-glue("p_lat", speed.ratio(row["fibre-compacted x dense"]))
-for rw, label in report.STRATEGY_LABELS.items():
-    r = table.loc[f"99 % directly, {label}"]
-    glue(f"d_acc_{rw}", f"{r['clean accuracy %']:.1f}")
-    glue(f"d_fib_{rw}", f"{r['zero fibres (out) %']:.1f}")
-    glue(f"d_lat_{rw}", speed.ratio(r["fibre-compacted x dense"]))
+table = speed.prune_comparison(record, speed_prose.direct_results(results_dir, profile), pruned)
+print(speed_prose.prune_text(pruned))
+glue_all(speed_prose.prune_values(table, pruned))
 show(table, "Pruned with the structure in mind against trained at 99 % directly")
 
 # %% [markdown]
@@ -258,34 +206,8 @@ show(table, "Pruned with the structure in mind against trained at 99 % directly"
 # {glue:text}`d_lat_structured`, {glue:text}`d_lat_weight_based`).
 
 # %% tags=["remove-cell"]
-def compact_ratio(e: dict, batch: str = "1") -> float:
-    return e["latency"][batch]["compact"]["relative_to_dense"]
-
-
-pr98 = next(e for e in record["networks"] if e["kind"] == "prune98")
-floor = wb99["multiply_adds"]["nonzero"]["total"] / wb99["multiply_adds"]["dense"]["total"]
-verdict = (f"Leaving out the empty fibres of the 99 % weight-based network as trained gives "
-           f"{compact_ratio(wb99):.2f} x the dense masked latency at batch 1 and "
-           f"{compact_ratio(wb99, '128'):.2f} x at batch 128, against the {floor:.3f} x of "
-           f"the multiply-adds that its nonzero weights would allow; the network trained at "
-           f"98 % and pruned with the structure in mind to 99 % runs fibre-compacted at "
-           f"{compact_ratio(pr98):.2f} x and {compact_ratio(pr98, '128'):.2f} x.")
-glue("verdict", verdict)
-print(verdict)
-for b in s["batches"]:
-    glue(f"summary_{b}", speed.batch_summary(record, b))
-glue("structure_verdict", speed.structure_verdict(record))
-
-# %% tags=["remove-cell"]
-for tag, e in (("wb", wb99), ("p", pr98)):
-    for b in s["batches"]:
-        lat = e["latency"][str(b)]
-        glue(f"iqr_{tag}_{b}", f"{100 * lat['dense']['iqr_s'] / lat['dense']['median_s']:.0f}")
-        for v in ("compact", "channels", "csr", "condensed"):
-            glue(f"{tag}_{v}_{b}", f"{lat[v]['relative_to_dense']:.2f}")
-    macs = e["multiply_adds"]
-    glue(f"{tag}_compact_mac", f"{100 * macs['compact']['total'] / macs['dense']['total']:.0f}")
-    glue(f"{tag}_floor", f"{100 * macs['nonzero']['total'] / macs['dense']['total']:.1f}")
+print(speed_prose.verdict(record))
+glue_all(speed_prose.detail_values(record))
 
 # %% [markdown]
 # ## An honest answer

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -27,7 +28,7 @@ from .data import to_float
 from .precision import get_precision
 from .rng import draw, make_generator
 
-__all__ = ["accuracy", "pgd", "pgd_examples", "fgsm", "foolbox_pgd", "robustness",
+__all__ = ["accuracy", "pgd", "pgd_examples", "Demonstration", "demonstrate", "fgsm", "foolbox_pgd", "robustness",
            "attack_seed", "ATTACK_STREAMS", "ModeRecorder"]
 
 # The random streams of :func:`robustness`: each attack's starts come from its own generator.
@@ -135,6 +136,47 @@ def pgd_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: flo
             best[~broken] = x_adv[~broken]
             broken |= hit
     return broken, best
+
+
+@dataclass(frozen=True)
+class Demonstration:
+    """One batch attacked for the book: the clean images ``x`` and labels ``y``, the
+    adversarial images ``x_adv`` and the model's predictions before and after the attack."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_adv: torch.Tensor
+    clean_pred: torch.Tensor
+    adv_pred: torch.Tensor
+
+    @property
+    def correct_clean(self) -> int:
+        """Images classified correctly before the attack."""
+        return int((self.clean_pred == self.y).sum())
+
+    @property
+    def correct_adv(self) -> int:
+        """Images still classified correctly after the attack."""
+        return int((self.adv_pred == self.y).sum())
+
+    def __str__(self) -> str:
+        change = float((self.x_adv - self.x).abs().max()) * 255
+        return (f"largest pixel change: {change:.2f} / 255\n"
+                f"correct before the attack: {self.correct_clean} of {len(self.y)}; "
+                f"after: {self.correct_adv} of {len(self.y)}")
+
+
+def demonstrate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int,
+                seed: int = 0) -> Demonstration:
+    """Native PGD (:func:`pgd_examples`, one random start, the evaluation's step
+    ``pgd_step_size``) on one batch, with the predictions before and after: the
+    adversarial examples the book shows (Thesis §2.1.1)."""
+    generator = torch.Generator().manual_seed(seed)
+    _, x_adv = pgd_examples(model, x, y, eps=eps, steps=steps,
+                            step_size=pgd_step_size(eps, steps), generator=generator)
+    with torch.no_grad():
+        clean_pred, adv_pred = model(x).argmax(1), model(x_adv).argmax(1)
+    return Demonstration(x, y, x_adv, clean_pred, adv_pred)
 
 
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float) -> torch.Tensor:

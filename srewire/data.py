@@ -379,7 +379,10 @@ def save_sample(path: str | os.PathLike, root: str | os.PathLike | None = None,
     return path
 
 
-def load_sample(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images in [0, 1] and labels saved by :func:`save_sample`."""
+def load_sample(path: str | os.PathLike, n: int | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images in [0, 1] and labels saved by :func:`save_sample`; the first ``n`` of them
+    (None: all)."""
     with np.load(path, allow_pickle=False) as z:
-        return to_float(torch.from_numpy(z["images"])), torch.from_numpy(z["labels"]).long()
+        images, labels = z["images"][:n], z["labels"][:n]
+    return to_float(torch.from_numpy(images)), torch.from_numpy(labels).long()

@@ -16,7 +16,7 @@ ones. Biases and BatchNorm stay dense and do not count towards the connection bu
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from typing import Literal, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,8 @@ __all__ = [
     "SparseLayer",
     "SparseConv2d",
     "SparseLinear",
+    "layer_shapes",
+    "LayerShape",
     "VGG11",
     "VGG11_CONFIG",
     "sparse_layers",
@@ -138,6 +140,36 @@ def initial_densities(n_conv: int, n_dense: int, connectivity: float) -> list[fl
     conv = [0.6, 0.2][:n_conv] + [0.5 * connectivity] * max(0, n_conv - 2)
     dense = [0.5 * connectivity] * (n_dense - 1) + [0.6]
     return conv + dense
+
+
+class LayerShape(NamedTuple):
+    """One sparse layer of a :class:`VGG11`: its :func:`layer_names` name, its kind
+    (``"conv"`` or ``"dense"``), its outputs (the length of its output-axis fibres) and its
+    number of weights."""
+
+    name: str
+    kind: str
+    outputs: int
+    weights: int
+
+
+def layer_shapes(*, width: float = 1.0, head: Head = "predecessor", num_classes: int = 10,
+                 hidden: int = 256) -> list[LayerShape]:
+    """Every sparse layer of a :class:`VGG11` built with these arguments, in
+    :func:`sparse_layers` order, from the configuration alone: what a budget or a fibre
+    length is read from without building the network."""
+    cfg = list(VGG11_CONFIG) + (["M"] if head == "classic" else [])
+    out, channels = [], 3
+    for item in cfg:
+        if item != "M":
+            c_out = max(1, round(int(item) * width))
+            out.append(LayerShape(f"conv{len(out) + 1}", "conv", c_out, c_out * channels * 9))
+            channels = c_out
+    flat = channels * (1 if head == "classic" else 4)
+    h = max(1, round(hidden * width))
+    dense = [(flat, num_classes)] if head == "classic" else [(flat, h), (h, h), (h, num_classes)]
+    return out + [LayerShape(f"dense{i}", "dense", n_out, n_in * n_out)
+                  for i, (n_in, n_out) in enumerate(dense, 1)]
 
 
 class VGG11(nn.Module):

@@ -10,20 +10,22 @@ import math
 import os
 import statistics
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
 from .config import DEFAULT_SEEDS, PROFILES, check_choice, check_seeds
 from .intervals import Interval, equivalence, welch
+from .models import layer_shapes
 from .runs import (GRID, STRATEGY_ORDER, RunError, ensure_grid, grid_row, load_results,
                    missing_runs)
 
-__all__ = ["glue", "THESIS", "STRATEGY_LABELS", "load_grid", "runs_table", "summary", "table1",
+__all__ = ["glue", "glue_all", "THESIS", "STRATEGY_LABELS", "load_grid", "runs_table", "summary", "table1",
            "table2", "table3", "claims", "Claim", "fmt", "robustness_checks", "timings",
            "gpu_check_tables", "by_profile", "profile_of", "grid_status", "scale_note",
            "verdict_table", "thesis_scale", "accuracy_gap", "EQUIVALENCE_MARGIN", "MIN_SEEDS",
-           "autoattack_drop", "autoattack_note"]
+           "autoattack_drop", "autoattack_note", "redie_rates", "redie_text", "structure_values", "layer_values", "READING",
+           "claim_values"]
 
 #: Margin of the equivalence claims (b) and (d), in percentage points, fixed before the data
 #: are read: "unchanged by structure" is taken to mean "within one point". One point is the
@@ -87,6 +89,13 @@ def glue(name: str, value: Any) -> None:
         plt.close(value)
 
 
+def glue_all(values: Mapping[str, Any]) -> None:
+    """:func:`glue` every ``{name: value}`` of ``values``: how a page hands the numbers that
+    a function of this package worked out for its prose to the book in one call."""
+    for name, value in values.items():
+        glue(name, value)
+
+
 def load_grid(profile: str = "quick", results_dir: str | os.PathLike = "results",
               seeds: Iterable[int] | None = None, *, data_root: str | None = None,
               compute: bool = False, force: bool = False, partial: bool = False,
@@ -115,6 +124,25 @@ def load_grid(profile: str = "quick", results_dir: str | os.PathLike = "results"
                        f"{' '.join(map(str, seeds))} --results {results_dir}, or "
                        f"load_grid(..., compute=True)")
     return load_results(results_dir, profile, seeds, allow_synthetic=allow_synthetic)
+
+
+def redie_rates(results: list[dict]) -> dict[tuple[str, float, str], float]:
+    """Share of revived connections that die again in the step after their revival, per
+    (objective, sparsity, rewiring), mean over the seeds in ``results`` (Thesis §2.2.2: a
+    coordinate revived at 1e-12 survives only if its gradient pulls it up)."""
+    rates: dict[tuple[str, float, str], list[float]] = {}
+    for r in results:
+        c = r["config"]
+        rates.setdefault((c["objective"], c["sparsity"], c["rewiring"]), []).append(
+            r["rewiring_stats"]["revived_then_died_rate"])
+    return {key: statistics.fmean(values) for key, values in sorted(rates.items())}
+
+
+def redie_text(rates: dict[tuple[str, float, str], float]) -> str:
+    """:func:`redie_rates` in words, a line per (objective, sparsity, rewiring)."""
+    return "\n".join(f"{o:8s} sparsity {s:.2f} {rw:13s}: {100 * rate:5.1f} % of revived "
+                     f"connections die again in the next step"
+                     for (o, s, rw), rate in sorted(rates.items()))
 
 
 def runs_table(results: list[dict]) -> pd.DataFrame:
@@ -691,3 +719,82 @@ def verdict_table(verdicts: dict[str, list["Claim"]]) -> pd.DataFrame:
     frame.attrs["caption"] = ("Verdict of each claim on every profile that has the runs it "
                               "needs, with the evidence it rests on.")
     return frame
+
+
+# -- the numbers of a chapter's prose, by the names it glues -----------------
+
+def structure_values(results: list[dict]) -> dict[str, str]:
+    """The numbers of the structure chapter's Table 1 paragraph (Thesis §4.1): zero fibres
+    (output axis, %) before (``zero_99_*``) and after pruning (``pruned_99_*``) of the 99 %
+    natural networks per strategy, whether their order is the thesis's (``order_99``), the
+    95 % TRADES networks' (``zero_95t_*``) and the thesis's values for those."""
+    z, zp = summary(results, "zero_fibres"), summary(results, "pruned_zero_fibres")
+    out = {f"{key}_99_{rw}": f"{stats[('natural', 0.99, rw)].mean:.2f}"
+           for key, stats in (("zero", z), ("pruned", zp)) for rw in STRATEGY_ORDER}
+    m99 = [z[("natural", 0.99, rw)].mean for rw in STRATEGY_ORDER]
+    out["order_99"] = ("appears here too" if m99[0] < m99[1] < m99[2] else
+                       "does not appear in full here")
+    out["zero_95t_wb"] = f"{z[('trades', 0.95, 'weight_based')].mean:.2f}"
+    out["zero_95t_random"] = f"{z[('trades', 0.95, 'random')].mean:.2f}"
+    out["thesis_95t"] = " and ".join(f"{v:g} %" for v in
+                                     THESIS["zero_fibres"][("trades", 0.95)][::2])
+    return out
+
+
+def layer_values(results: list[dict], objective: str, sparsity: float, rewiring: str,
+                 top: int = 4) -> dict[str, str]:
+    """Where the zero fibres are (Thesis §4.1.1): the ``top`` layers with the most zero
+    fibres (output axis, mean over the seeds of the cell) with their number of outputs, the
+    length of their fibres (``top_layers``), and the most of the first two convolutions
+    (``early_zero``). Layer shapes come from the runs' width and head, not a built network."""
+    runs = [r for r in results if (r["config"]["objective"], r["config"]["sparsity"],
+                                   r["config"]["rewiring"]) == (objective, sparsity, rewiring)]
+    if not runs:
+        raise ValueError(f"no runs of {objective} {sparsity} {rewiring}")
+    c = runs[0]["config"]
+    outputs = {s.name: s.outputs for s in layer_shapes(width=c["width"], head=c["head"])}
+    per_layer = {n: statistics.fmean(r["zero_fibres"]["per_layer"][n]["out"] for r in runs)
+                 for n in outputs}
+    ranked = sorted(per_layer, key=per_layer.get, reverse=True)[:top]
+    return {"top_layers": ", ".join(f"{n} ({outputs[n]} outputs)" for n in ranked),
+            "early_zero": f"{max(per_layer['conv1'], per_layer['conv2']):.2f}"}
+
+
+#: The reading of each claim's verdict (Thesis §5): one sentence for "holds", one for every
+#: other verdict.
+READING = {
+    "a": ("Nearest-neighbour rewiring gathers the connections, and weight-based rewiring more "
+          "so, in every setting tested.",
+          "In at least one setting the ordering is reversed or not resolved from the "
+          "seed-to-seed noise (see the evidence column)."),
+    "b": ("In every setting the clean accuracy of both structured strategies lies within one "
+          "point of unstructured rewiring, with 95 % confidence.",
+          "The data do not show the strategies' clean accuracies to lie within one point of "
+          "each other in every setting: either a comparison differs, or its interval is too "
+          "wide to decide (see the evidence column)."),
+    "c": ("Weight-based rewiring keeps clearly more accuracy after pruning than structured "
+          "rewiring, as in the thesis.",
+          "The advantage of weight-based over structured rewiring after pruning is not clear "
+          "beyond the noise in every setting at this scale."),
+    "d": ("The robust accuracy of both structured strategies lies within one point of "
+          "unstructured rewiring, with 95 % confidence.",
+          "The data do not show the strategies' robust accuracies to lie within one point of "
+          "each other: either a comparison differs, or its interval is too wide to decide "
+          "(see the evidence column)."),
+}
+
+
+def claim_values(results: list[dict]) -> dict[str, str]:
+    """The discussion's numbers and sentences: the equivalence margin, per claim of
+    :func:`claims` its verdict, the smallest margin its data could confirm and its
+    :data:`READING`, and the range of coordinates revived per step in the runs' last epoch
+    (``revived_last_min``, ``revived_last_max``)."""
+    out = {"margin": f"{EQUIVALENCE_MARGIN:g}"}
+    for c in claims(results):
+        out[f"verdict_{c.key}"] = c.verdict_text
+        out[f"margin_{c.key}"] = ("no interval could be computed" if c.smallest_margin is None
+                                  else f"±{c.smallest_margin:.2f} points")
+        out[f"reading_{c.key}"] = READING[c.key][c.verdict != "holds"]
+    last = [r["rewiring_stats"]["revived_per_step_mean"][-1] for r in results]
+    out["revived_last_min"], out["revived_last_max"] = f"{min(last):,.0f}", f"{max(last):,.0f}"
+    return out

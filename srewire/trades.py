@@ -16,13 +16,17 @@ states beta = 0.6, which is available as an option (book: "Deviations and decisi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Mapping
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .rng import draw
 
-__all__ = ["kl_sum", "trades_adversary", "trades_loss"]
+__all__ = ["kl_sum", "trades_adversary", "trades_loss", "settings", "TradesTerms",
+           "trades_terms"]
 
 
 def kl_sum(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
@@ -66,3 +70,51 @@ def trades_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, beta: flo
     logits = model(x)
     loss = F.cross_entropy(logits, y) + beta * kl_sum(logits, model(x_adv)) / x.shape[0]
     return loss, logits
+
+
+def settings(config: Mapping[str, Any]) -> dict[str, float]:
+    """The TRADES settings a run trained with, read from its configuration (a ``result.json``
+    ``"config"`` or ``Config.to_dict()``): ``beta``, ``eps``, ``step_size`` and ``steps``, the
+    keyword arguments of :func:`trades_loss` and :func:`trades_terms`."""
+    return {"beta": config["beta"], "eps": config["train_eps"],
+            "step_size": config["train_step_size"], "steps": config["train_attack_steps"]}
+
+
+@dataclass(frozen=True)
+class TradesTerms:
+    """The two terms of Equation 2 on one batch (Thesis §2.1.2): the cross-entropy on the
+    clean inputs, the KL divergence to the TRADES adversary per image, the weight ``beta``
+    and the loss ``cross_entropy + beta * kl``."""
+
+    cross_entropy: float
+    kl: float
+    beta: float
+    loss: float
+
+    def __str__(self) -> str:
+        rows = (("cross-entropy on clean images:", self.cross_entropy),
+                ("KL(clean || TRADES adversary), per image:", self.kl),
+                (f"TRADES loss with beta = {self.beta:g}:", self.loss))
+        return "\n".join(f"{label:42s}{value:.3f}" for label, value in rows)
+
+
+def trades_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, beta: float,
+                 eps: float, step_size: float, steps: int,
+                 generator: torch.Generator | None = None) -> TradesTerms:
+    """The terms of the TRADES loss (Equation 2) of a trained ``model`` on one batch, for the
+    book's demonstration: the adversary of :func:`trades_adversary`, both terms with the model
+    in eval mode (BatchNorm running statistics, no gradients), its mode restored after.
+    :func:`trades_loss` is what training minimises; this only shows its parts."""
+    x_kl = trades_adversary(model, x, eps=eps, step_size=step_size, steps=steps,
+                            generator=generator)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits, logits_kl = model(x), model(x_kl)
+            ce = F.cross_entropy(logits, y)
+            kl = kl_sum(logits, logits_kl) / len(x)
+            loss = ce + beta * kl
+    finally:
+        model.train(was_training)
+    return TradesTerms(float(ce), float(kl), float(beta), float(loss))

@@ -330,3 +330,58 @@ def test_native_backend_reports_native_pgd_and_never_calls_foolbox(trained, monk
     assert images(rep["native_pgd_accuracy"], 64) == int((~broken).sum())
     with pytest.raises(ValueError, match="backend must be one of foolbox, native"):
         robustness(model, x[:8], y[:8], eps=8 / 255, steps=1, restarts=1, backend="Foolbox")
+
+
+def test_trades_terms_are_equation_2_with_the_runs_settings():
+    """The demonstration's terms against the loss written out: cross-entropy and the KL
+    divergence to the same adversary, per image, both in eval mode; the settings come from
+    the run's configuration, not from constants."""
+    from srewire.config import make_config
+    from srewire.trades import settings, trades_terms
+
+    model = tiny_model().double()
+    model.train()
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(6, 3, 32, 32, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 10, (6,), generator=g)
+    cfg = {**make_config("smoke", "trades").to_dict(), "beta": 2.5, "train_attack_steps": 3,
+           "train_step_size": 1 / 255, "train_eps": 4 / 255}
+    assert settings(cfg) == {"beta": 2.5, "eps": 4 / 255, "step_size": 1 / 255, "steps": 3}
+    terms = trades_terms(model, x, y, **settings(cfg), generator=torch.Generator().manual_seed(4))
+    assert model.training  # mode restored
+    x_adv = trades_adversary(model, x, eps=cfg["train_eps"], step_size=cfg["train_step_size"],
+                             steps=3, generator=torch.Generator().manual_seed(4))
+    model.eval()
+    with torch.no_grad():
+        nat = model(x)
+        ce = float(F.cross_entropy(nat, y))
+        kl = float(F.kl_div(F.log_softmax(model(x_adv), 1), F.softmax(nat, 1),
+                            reduction="sum")) / len(x)
+    assert terms.cross_entropy == pytest.approx(ce, rel=1e-9)
+    assert terms.kl == pytest.approx(kl, rel=1e-6, abs=1e-12)
+    assert terms.beta == 2.5 and kl > 0
+    assert terms.loss - terms.cross_entropy == pytest.approx(2.5 * kl, rel=1e-6)
+    lines = str(terms).splitlines()
+    assert lines[2] == f"TRADES loss with beta = 2.5:{' ' * 14}{terms.loss:.3f}"
+    assert {line.index(f"{v:.3f}") for line, v in zip(lines, (ce, kl, terms.loss))} == {42}
+
+
+def test_demonstration_is_native_pgd_with_the_evaluations_step():
+    from srewire.attacks import demonstrate, pgd_examples
+
+    model = tiny_model().eval()
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.rand(5, 3, 32, 32, generator=g), torch.randint(0, 10, (5,), generator=g)
+    demo = demonstrate(model, x, y, eps=8 / 255, steps=3, seed=7)
+    _, x_adv = pgd_examples(model, x, y, eps=8 / 255, steps=3, step_size=2.5 * (8 / 255) / 3,
+                            generator=torch.Generator().manual_seed(7))
+    assert torch.equal(demo.x_adv, x_adv)
+    with torch.no_grad():
+        clean, adv = model(x).argmax(1), model(x_adv).argmax(1)
+    assert torch.equal(demo.clean_pred, clean) and torch.equal(demo.adv_pred, adv)
+    assert (demo.correct_clean, demo.correct_adv) == (int((clean == y).sum()),
+                                                      int((adv == y).sum()))
+    change = float((x_adv - x).abs().max()) * 255
+    assert change <= 8 + 1e-4
+    assert str(demo) == (f"largest pixel change: {change:.2f} / 255\ncorrect before the "
+                         f"attack: {demo.correct_clean} of 5; after: {demo.correct_adv} of 5")
