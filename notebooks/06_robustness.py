@@ -108,8 +108,9 @@ glue("aa_note", report.autoattack_note(trades))
 
 # %% tags=["hide-input"]
 show(report.autoattack_drop(trades), "AutoAttack against PGD on the same test images, per "
-     "evaluated TRADES run (accuracies in %; 'after X': accuracy once components up to X ran; "
-     "eval mode recorded in every forward pass of the attack).", index=False)
+     "evaluated TRADES run (n: test images attacked; accuracies in %; drop: PGD minus "
+     "AutoAttack, in points; apgd-ce to square: accuracy once the components up to that one "
+     "ran; eval: eval mode recorded in every forward pass of the attack).", index=False)
 
 # %% [markdown]
 # ## Sanity checks

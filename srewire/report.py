@@ -564,7 +564,8 @@ def robustness_checks(results: list[dict]) -> pd.DataFrame:
 
 def autoattack_drop(results: list[dict]) -> pd.DataFrame:
     """Per TRADES run with AutoAttack numbers: PGD and AutoAttack accuracy on the same test
-    images, the drop (PGD - AutoAttack, points) and the accuracy after each component; empty
+    images, the drop (PGD - AutoAttack, points) and the accuracy once each component has run
+    (a column per component, by its name; short names keep the table within the page); empty
     where no run has been evaluated with AutoAttack."""
     rows = []
     for r in results:
@@ -575,12 +576,11 @@ def autoattack_drop(results: list[dict]) -> pd.DataFrame:
         same = (rob.get("attack") or {}).get("n_images") == aa["attack"]["n_images"]
         pgd = rob.get("robust_accuracy") if same else None
         row = {"run": f"{STRATEGY_LABELS[c['rewiring']]}, seed {c['seed']}",
-               "images": aa["attack"]["n_images"], "clean": aa["clean_accuracy"],
+               "n": aa["attack"]["n_images"], "clean": aa["clean_accuracy"],
                "PGD": pgd, "AutoAttack": aa["robust_accuracy"],
-               "drop (points)": None if pgd is None else round(pgd - aa["robust_accuracy"], 2)}
-        row.update({f"after {comp['name']}": comp["robust_accuracy"]
-                    for comp in aa["components"]})
-        row["eval mode (recorded)"] = aa["checks"]["eval_mode"]
+               "drop": None if pgd is None else round(pgd - aa["robust_accuracy"], 2)}
+        row.update({comp["name"]: comp["robust_accuracy"] for comp in aa["components"]})
+        row["eval"] = aa["checks"]["eval_mode"]
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -596,15 +596,15 @@ def autoattack_note(results: list[dict]) -> str:
         if not runs:
             continue
         rows = drops[drops["run"].str.startswith(label + ",")] if len(drops) else drops
-        rows = rows[rows["drop (points)"].notna()] if len(rows) else rows
+        rows = rows[rows["drop"].notna()] if len(rows) else rows
         if not len(rows):
             parts.append(f"{label}: not evaluated with AutoAttack (0 of {len(runs)} "
                          f"networks)")
             continue
         parts.append(f"{label}: {rows['AutoAttack'].mean():.1f} % under AutoAttack against "
                      f"{rows['PGD'].mean():.1f} % under PGD, a drop of "
-                     f"{rows['drop (points)'].mean():.1f} points ({len(rows)} of {len(runs)} "
-                     f"networks, {int(rows['images'].iloc[0]):,} images)")
+                     f"{rows['drop'].mean():.1f} points ({len(rows)} of {len(runs)} "
+                     f"networks, {int(rows['n'].iloc[0]):,} images)")
     return "; ".join(parts) + "." if parts else "No TRADES runs."
 
 

@@ -257,8 +257,8 @@ def test_autoattack_drop_per_strategy_comes_from_the_results():
                            "components": [{"name": "apgd-ce", "robust_accuracy": 30.0}],
                            "checks": {"eval_mode": True}}
     drop = report.autoattack_drop(results)
-    assert list(drop["drop (points)"]) == [4.0, 4.0]
-    assert list(drop["after apgd-ce"]) == [30.0, 30.0]
+    assert list(drop["drop"]) == [4.0, 4.0]
+    assert list(drop["apgd-ce"]) == [30.0, 30.0]
     note = report.autoattack_note(results)
     assert note.startswith("Unstructured: 16.0 % under AutoAttack against 20.0 % under PGD, a "
                            "drop of 4.0 points (2 of 2 networks, 500 images)")
