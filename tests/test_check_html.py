@@ -120,7 +120,7 @@ def _have_browser() -> bool:
 @pytest.mark.skipif(not _have_browser(), reason="chromium, chromium-driver or selenium is not "
                     "installed (CI installs them): a page's width on a phone is only known once "
                     "a browser lays it out")
-def test_browser_check_fails_pages_wider_than_a_phone_figures_too_small_on_it_and_nan(tmp_path, capsys):
+def test_browser_check_fails_pages_wider_than_a_phone_or_tablet_small_figures_and_nan(tmp_path, capsys):
     cells = "".join(f"<td>cell_{i:03d}_without_breaks</td>" for i in range(3))
     table = f"<table style='min-width: 500px'><tr>{cells}</tr></table>"
     site = tmp_path / "html"
@@ -147,6 +147,11 @@ def test_browser_check_fails_pages_wider_than_a_phone_figures_too_small_on_it_an
         ".cell_output img { max-width: none !important } }</style>"
         "<img src='f.png' style='max-width: 100%'>")))
     (site / "fine.html").write_text(CLEAN)
+    # too wide on tablets only: a block that fits the phone and the desktop but is 1,300 px
+    # wide between 700 and 1,100 px (where the theme changes its layout)
+    (site / "tablet.html").write_text(_page(
+        "<style>@media (min-width: 700px) and (max-width: 1100px) { .mid { width: 1300px } }"
+        "</style><div class='mid'>middle</div>"))
     assert check_html.check_html(site) == 1
     out = capsys.readouterr().out
     assert "wide.html: wider than a 390 px phone: the page scrolls sideways" in out
@@ -155,6 +160,9 @@ def test_browser_check_fails_pages_wider_than_a_phone_figures_too_small_on_it_an
     assert "nan.html: NaN in generated text: " in out
     assert "scaled.html: figure too small on a 390 px phone: <img>" in out
     assert "(natural 800 px), below 600 px" in out
+    assert "tablet.html: wider than a 768 px tablet: the page scrolls sideways" in out
+    assert "tablet.html: wider than a 1024 px tablet on its side" in out
+    assert "tablet.html: wider than a 390 px" not in out
     for fine in ("scrolls.html", "fine.html", "natural.html"):
         assert fine not in out
     assert "1280 px" not in out.split("problem(s) in")[1].split("\n", 1)[1]  # desktop is fine

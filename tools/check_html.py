@@ -12,9 +12,10 @@ Used by ``tools/book.py check-html --html DIR``. The HTML is served by a local
   block or cell output is wider than the content column or scrolls sideways
   (``scrollWidth > clientWidth`` of the element or of the box holding it), and every figure
   image is drawn at least ``MIN_FIGURE_PX`` wide (smaller, its details cannot be read);
-* on a phone (``PHONE_WIDTH`` = 390 px, emulated): the page itself does not scroll sideways
-  (a wide table or figure may scroll inside its own box), and every figure image is drawn at
-  least ``min(natural width, PHONE_MIN_FIGURE_PX)`` wide;
+* on a phone (``PHONE_WIDTH`` = 390 px) and on a tablet upright (768 px) and on its side
+  (1024 px), all emulated (``SCREENS``): the page itself does not scroll sideways (a wide
+  table or figure may scroll inside its own box), and every figure image is drawn at least
+  ``min(natural width, PHONE_MIN_FIGURE_PX)`` wide;
 * the page shows no notebook stderr output, no traceback, and no ``NaN`` or warning in what
   the notebooks and ``srewire`` generated (cell outputs, pasted text): :func:`text_problems`,
   which reads the page's HTML and needs no browser.
@@ -260,6 +261,13 @@ PHONE_SLACK = 2  # px a page may be wider than the screen (rounding)
 # less): the book's figures are at most 8 inches wide with 10 pt text, which at 600 px is
 # 10 px high; scaled to the phone's column (about 350 px) it would be 6 px.
 PHONE_MIN_FIGURE_PX = 600
+# The screens between a phone and the desktop window, emulated like the phone (width,
+# height, name): the theme changes its layout at 960 px (the left sidebar appears and takes
+# part of the width) and 1200 px (the right one does), so a page can fit the phone and the
+# desktop and still overflow in between. An upright tablet (768 px, an iPad mini) and one on
+# its side (1024 px, just past the first breakpoint) cover both sides of it.
+SCREENS = ((PHONE_WIDTH, PHONE_HEIGHT, "phone"), (768, 1024, "tablet"),
+           (1024, 768, "tablet on its side"))
 
 _PHONE_JS = r"""
 const screen = arguments[0], slack = arguments[1], minFigure = arguments[2];
@@ -325,7 +333,7 @@ class Checker:
         self.links: dict[str, set[str]] = defaultdict(set)  # link URL -> pages using it
         self.n_images = 0
         self.n_layout = 0  # pages whose layout was measured
-        self.n_phone = 0  # pages whose layout was measured on a phone
+        self.n_screens = 0  # page layouts measured on an emulated phone or tablet
         self.n_text = 0  # pages whose text was read
         # No proxy for our own server, whatever the environment says.
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -465,7 +473,8 @@ class Checker:
             if self.local(link):
                 self.links[link].add(rel)
         self.check_layout(rel)
-        self.check_phone(rel)
+        for width, height, name in SCREENS:
+            self.check_screen(rel, width, height, name)
         for message in self.js_errors():
             self.problems[rel].append(f"browser error: {message}")
 
@@ -478,24 +487,24 @@ class Checker:
             self.problems[rel].append(f"figure too small at {WINDOW_WIDTH} px: {item}")
         self.n_layout += 1
 
-    def check_phone(self, rel: str) -> None:
-        """At a phone's width the page does not scroll sideways, and figures stay legible."""
+    def check_screen(self, rel: str, width: int, height: int, name: str) -> None:
+        """On a phone or tablet ``width`` px wide the page does not scroll sideways, and
+        figures stay legible."""
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": PHONE_WIDTH, "height": PHONE_HEIGHT, "deviceScaleFactor": 3,
+            "width": width, "height": height, "deviceScaleFactor": 3 if width < 600 else 2,
             "mobile": True})
         try:
-            phone = self.driver.execute_script(_PHONE_JS, PHONE_WIDTH, PHONE_SLACK,
-                                               PHONE_MIN_FIGURE_PX)
+            seen = self.driver.execute_script(_PHONE_JS, width, PHONE_SLACK, PHONE_MIN_FIGURE_PX)
         finally:
             self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-        if phone["width"] > PHONE_WIDTH + PHONE_SLACK:
-            where = "; ".join(phone["culprits"]) or "no single element found"
-            more = f" (and {phone['more']} more)" if phone["more"] else ""
-            self.problems[rel].append(f"wider than a {PHONE_WIDTH} px phone: the page scrolls "
-                                      f"sideways to {phone['width']} px: {where}{more}")
-        for item in phone["small"]:
-            self.problems[rel].append(f"figure too small on a {PHONE_WIDTH} px phone: {item}")
-        self.n_phone += 1
+        if seen["width"] > width + PHONE_SLACK:
+            where = "; ".join(seen["culprits"]) or "no single element found"
+            more = f" (and {seen['more']} more)" if seen["more"] else ""
+            self.problems[rel].append(f"wider than a {width} px {name}: the page scrolls "
+                                      f"sideways to {seen['width']} px: {where}{more}")
+        for item in seen["small"]:
+            self.problems[rel].append(f"figure too small on a {width} px {name}: {item}")
+        self.n_screens += 1
 
     def static_ids(self, url: str) -> set[str] | None:
         try:
@@ -549,7 +558,9 @@ class Checker:
         n_problems = sum(len(v) for v in self.problems.values())
         summary = (f"{len(pages)} page(s), {self.n_images} image(s), {n_links} internal "
                    f"link(s), layout of {self.n_layout} page(s) at {WINDOW_WIDTH} px and of "
-                   f"{self.n_phone} on a {PHONE_WIDTH} px phone, text of {self.n_text} page(s)")
+                   f"{self.n_screens // len(SCREENS)} at "
+                   f"{', '.join(f'{w} px' for w, _, _ in SCREENS)} (phone and tablets), "
+                   f"text of {self.n_text} page(s)")
         if n_problems:
             print(f"check-html: FAILED: {n_problems} problem(s) in {summary}:")
             for where, items in sorted(self.problems.items()):
