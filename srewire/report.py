@@ -23,7 +23,7 @@ from .runs import (GRID, STRATEGY_ORDER, RunError, ensure_grid, grid_row, load_r
 
 __all__ = ["glue", "glue_all", "THESIS", "STRATEGY_LABELS", "load_grid", "runs_table", "summary", "table1",
            "table2", "table3", "claims", "Claim", "fmt", "robustness_checks", "timings",
-           "gpu_check_tables", "by_profile", "profile_of", "grid_status", "scale_note",
+           "by_profile", "profile_of", "grid_status", "scale_note",
            "verdict_table", "thesis_scale", "accuracy_gap", "EQUIVALENCE_MARGIN", "MIN_SEEDS",
            "autoattack_drop", "autoattack_note", "redie_rates", "redie_text", "structure_values", "layer_values", "READING",
            "claim_values", "claims_by_profile", "ROW_KEYS", "objective_runs", "n_test_text",
@@ -634,32 +634,6 @@ def timings(results: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     per_seed = (per_run.groupby("seed")[["train (min)", "eval (min)", "total (min)"]].sum()
                 if rows else pd.DataFrame())
     return per_run.round(2), per_seed.round(1)
-
-
-def gpu_check_tables(path: str | os.PathLike) -> dict[str, Any]:
-    """The report of ``benchmarks/gpu_check.py`` as tables: CPU vs GPU results, host
-    synchronisations per step, and step times per sparsity and TF32 setting."""
-    import json
-    from pathlib import Path
-
-    report = json.loads(Path(path).read_text())
-    same = pd.DataFrame(report["same_results"])
-    syncs = report["syncs_per_step"]
-    loop = {k: v for row in syncs if "objective" not in row for k, v in row.items()}
-    parts = pd.DataFrame([row for row in syncs if "objective" in row])
-    speed = []
-    for key, block in report.items():
-        if key.startswith("speed_") and isinstance(block, dict):
-            for row in block["rows"]:
-                speed.append({**row, "tf32": key.endswith("_1"),
-                              "fixed batch ms": block["fixed_batch_step_ms"]})
-    speed_df = pd.DataFrame(speed)
-    masked = speed_df[speed_df["rewiring"].str.startswith("none")].set_index(
-        ["objective", "sparsity", "tf32"])["step_ms"]
-    speed_df["x masked"] = [round(r.step_ms / masked[(r.objective, r.sparsity, r.tf32)], 2)
-                            for r in speed_df.itertuples()]
-    return {"device": report["device"], "torch": report["torch"], "same": same,
-            "loop_syncs": loop, "syncs": parts, "speed": speed_df}
 
 
 # -- what a page's numbers rest on ------------------------------------------
