@@ -41,19 +41,7 @@ data_root = None  # folder holding cifar-10-batches-py (None: $SREWIRE_DATA or .
 force = False  # recompute instead of reading cached results
 
 # %%
-import json
-from pathlib import Path
+from srewire.runs import headline
 
 run = "natural_s0.99_random_seed0"  # 99 % sparse, natural training, random rewiring, seed 0
-path = Path(results_dir, profile, run, "result.json")
-if path.is_file():
-    result = json.loads(path.read_text())
-    robust = result["robust_accuracy"]
-    print(f"run {profile}/{run}")
-    print(f"clean accuracy:        {result['clean_accuracy']} %")
-    print(f"robust accuracy:       {'not measured' if robust is None else f'{robust} %'}")
-    print(f"sparsity:              {result['sparsity']['global']}")
-    print(f"zero fibres (out):     {result['zero_fibres']['global']['out']} %")
-else:
-    print(f"No result for {profile}/{run} in {results_dir} yet. Make it with")
-    print(f"    python -m srewire grid --profile {profile} --results {results_dir}")
+print(headline(results_dir, profile, run))  # reads <results_dir>/<profile>/<run>/result.json

@@ -75,20 +75,14 @@ toy_connectivity = 0.1  # fraction of connected weights in the simulated layer
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Nine claims of three samples (black x, each sampled three times) next to a block of connections (yellow; dormant cells dark purple), with the Euclidean distance (left) and with Equation 3 as printed (right). Claimed cells are white, numbered in claim order.", "name": "fig-claims"}}
 import torch
 
-from srewire import plots
-from srewire.metrics import connectivity_matrix, zero_fibres
-from srewire.report import glue
-from srewire.rewiring import nearest_dormant
-from srewire.simulate import toy_layer
+from srewire import plots, simulate
+from srewire.report import glue_all
 
 connected = torch.zeros(14, 14, dtype=torch.bool)
 connected[5:9, 6:10] = True
 sources = torch.tensor([5 * 14 + 6, 8 * 14 + 9, 6 * 14 + 9] * 3)  # each sample claims three times
-claims = {metric: nearest_dormant(connected, sources, metric=metric, tie_break="lowest").tolist()
-          for metric in ("euclidean", "eq3")}
 fig = plots.claims_demo(connected.numpy(), sources.tolist()[:3],
-                        {"Euclidean distance": claims["euclidean"],
-                         "Equation 3 as printed": claims["eq3"]})
+                        simulate.claims_by_distance(connected, sources))
 
 # %% [markdown]
 # ## Equation 3 is not the Euclidean distance
@@ -144,21 +138,10 @@ fig = plots.fibre_diagram()
 # `srewire.rewiring.Rewirer` revives as many with each strategy.
 
 # %% tags=["hide-input"]
-snapshots = {}
-for strategy in ("random", "structured", "weight_based"):
-    snaps = toy_layer((48, 48), toy_connectivity, toy_steps, strategy, seed=0,
-                      snapshots=(0, toy_steps))
-    snapshots[strategy] = {k: connectivity_matrix(v) for k, v in snaps.items()}
-eq3 = toy_layer((48, 48), toy_connectivity, toy_steps, "structured", metric="eq3", seed=0,
-                snapshots=(toy_steps,))
-snapshots["eq3"] = {toy_steps: connectivity_matrix(eq3[toy_steps])}
+masks = simulate.figure2_masks((48, 48), toy_connectivity, toy_steps, seed=0)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "A simulated 48 x 48 layer at 10 % connectivity (connected yellow, dormant dark purple): the random initial mask, and the mask after the simulation with random, structured and weight-based rewiring (Euclidean distance), and with structured rewiring under Equation 3 as printed.", "name": "fig-figure2"}}
-labels = {"random": "Unstructured", "structured": "Structured",
-          "weight_based": "Weight-based", "eq3": "Structured, Eq. 3"}
-panels = [snapshots["random"][0]] + [snapshots[k][toy_steps] for k in labels]
-titles = ["Initial (random)"] + [f"{labels[k]}, step {toy_steps}" for k in labels]
-fig = plots.mask_panels(panels, titles)
+fig = plots.mask_panels(*simulate.figure2_panels(masks, toy_steps))
 
 # %% [markdown]
 # Random rewiring keeps the mask uniformly scattered. Structured rewiring grows patches, and
@@ -170,19 +153,9 @@ fig = plots.mask_panels(panels, titles)
 # share of *zero fibres* ({ref}`sec-zero-fibres`), the rows that hold no connection at all:
 
 # %% tags=["hide-input"]
-rows = []
-for key, label in labels.items():
-    m = torch.from_numpy(snapshots[key][toy_steps])
-    zero, total = zero_fibres(m, axis=1)
-    rows.append((label, 100 * zero / total))
-zero0, total0 = zero_fibres(torch.from_numpy(snapshots["random"][0]), axis=1)
-print(f"{'initial (random)':22s} zero fibres {100 * zero0 / total0:5.1f} %")
-for label, pct in rows:
-    print(f"{label:22s} zero fibres {pct:5.1f} %")
-glue("toy_zero_random", f"{rows[0][1]:.1f}")
-glue("toy_zero_structured", f"{rows[1][1]:.1f}")
-glue("toy_zero_wb", f"{rows[2][1]:.1f}")
-glue("toy_zero_eq3", f"{rows[3][1]:.1f}")
+shares = simulate.zero_fibre_shares(masks)
+print(simulate.zero_fibre_text(shares))
+glue_all(simulate.zero_fibre_values(shares))
 
 # %% [markdown]
 # In this simulation {glue:text}`toy_zero_random` % of the rows are empty with random

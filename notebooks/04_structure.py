@@ -59,7 +59,7 @@ zoom_layer = "dense1"  # the 2048 x 256 layer ("layer 8", Thesis Figures 12-14)
 
 # %% tags=["remove-cell"]
 from srewire import chapter, plots, report, trajectory
-from srewire.render import show
+from srewire.render import note, show
 from srewire.report import glue, glue_all
 
 results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root, force=force)
@@ -109,10 +109,7 @@ glue_all(report.structure_values(results))
 # weights less than the thesis's steps at the same count.
 
 # %% tags=["hide-input"]
-for key, row in (("99", ("natural", 0.99)), ("95", ("natural", 0.95)),
-                 ("95t", ("trades", 0.95))):
-    glue(f"fig_growth_{key}", trajectory.figure(results + larger, *row))
-    glue(f"growth_{key}", trajectory.cell_sentences(results + larger, *row))
+glue_all(trajectory.growth_values(results + larger))
 
 # %% [markdown]
 # ```{glue:figure} fig_growth_99
@@ -154,12 +151,7 @@ for key, row in (("99", ("natural", 0.99)), ("95", ("natural", 0.95)),
 # can be told apart. The figures come from `paper` runs where those exist.
 
 # %% tags=["hide-input"]
-for key, (objective, sparsity) in (("99", ("natural", 0.99)), ("95", ("natural", 0.95)),
-                                   ("95t", ("trades", 0.95))):
-    shown = plots.figure_profile(results_dir, profile, objective, sparsity, figure_seed)
-    glue(f"fig_conn_{key}", plots.connectivity_panels(results_dir, shown, objective, sparsity,
-                                                      figure_layer, figure_seed))
-    glue(f"conn_{key}_where", f"layer {figure_layer}, {shown} profile, seed {figure_seed}")
+glue_all(plots.connectivity_values(results_dir, profile, figure_layer, figure_seed))
 
 # %% [markdown]
 # ```{glue:figure} fig_conn_99
@@ -228,8 +220,4 @@ glue_all(report.layer_values(results, "natural", 0.99, "weight_based"))
 # more easily than a long one.
 
 # %% tags=["remove-input"]
-from IPython.display import Markdown, display
-
-if plots.zero_fibres_per_layer(results, "trades", 0.95, none_if_empty=True) is None:
-    display(Markdown("In the 95 % sparse TRADES networks no layer has a single zero fibre "
-                     "with any strategy, so their per-layer chart would be empty."))
+note(plots.per_layer_note(results, "trades", 0.95))

@@ -48,12 +48,11 @@ seeds = None  # seeds of the grid (None: the profile's default, see srewire.conf
 # %% tags=["remove-cell"]
 from srewire import chapter, plots, report
 from srewire.render import show
-from srewire.report import glue
+from srewire.report import glue, glue_all
 
 results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root, force=force)
 figure_runs = report.by_profile(larger).get("paper") or results  # thesis scale where it exists
-glue("n_test", ", ".join(f"{runs[0]['provenance']['n_test']:,} ({p})"
-                         for p, runs in report.by_profile(results + larger).items()))
+glue("n_test", report.n_test_text(results + larger))
 
 # %% [markdown]
 # ## Table 2: clean test accuracy
@@ -74,15 +73,7 @@ show(clean)
 show(pruned)
 
 # %% tags=["remove-cell"]
-acc = report.summary(results, "clean")
-pacc = report.summary(results, "pruned_clean")
-for row, key in ((("natural", 0.99)), "99"), ((("trades", 0.95)), "95t"), ((("natural", 0.95)), "95n"):
-    for rw in ("random", "structured", "weight_based"):
-        glue(f"acc_{key}_{rw}", f"{acc[(*row, rw)].mean:.1f}")
-        glue(f"pacc_{key}_{rw}", f"{pacc[(*row, rw)].mean:.1f}")
-for row, key in ((("natural", 0.99), "99"), (("trades", 0.95), "95t")):
-    glue(f"thesis_pacc_{key}", ", ".join(f"{v:.2f} %" for v in
-                                         report.THESIS["pruned_accuracy"][row]))
+glue_all(report.accuracy_values(results))
 
 # %% [markdown]
 # At 99 % sparsity the three strategies reach {glue:text}`acc_99_random` %,

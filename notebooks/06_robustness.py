@@ -52,18 +52,12 @@ seeds = None  # seeds of the grid (None: the profile's default, see srewire.conf
 
 # %% tags=["hide-input"]
 from srewire import chapter, report
-from srewire.attacks import pgd_step_size
 from srewire.render import show
-from srewire.report import glue
+from srewire.report import glue, glue_all
 
 results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root, force=force)
-trades = [r for r in results if r["config"]["objective"] == "trades"]
-cfg = trades[0]["config"]
-att = trades[0]["robustness"]["attack"]
-eps255 = cfg["eval_eps"] * 255
-print(f"{len(trades)} TRADES runs, profile {cfg['profile']}; attack: Foolbox LinfPGD, "
-      f"eps {eps255:.0f}/255, {cfg['pgd_steps']} steps of {pgd_step_size(eps255, cfg['pgd_steps']):.2f}/255, "
-      f"{cfg['pgd_restarts']} restarts, on {att['n_images']} test images; beta = {cfg['beta']}")
+trades = report.objective_runs(results, "trades")
+print(report.attack_text(trades))
 
 # %% [markdown]
 # ## Table 3: clean and robust accuracy
@@ -76,17 +70,11 @@ print(f"{len(trades)} TRADES runs, profile {cfg['profile']}; attack: Foolbox Lin
 # differ in the trade-off as well as in scale. AutoAttack rows read "—" for a network not
 # evaluated with it (and for the thesis, which reports none).
 
-# %% tags=["remove-cell"]
-glue("beta_ours", f"{cfg['beta']:g}")
-
 # %% tags=["hide-input"]
 show(report.table3(results + larger))
 
 # %% tags=["remove-cell"]
-rob = report.summary(results, "robust")
-for rw in ("random", "structured", "weight_based"):
-    glue(f"rob_{rw}", f"{rob[('trades', 0.95, rw)].mean:.1f}")
-glue("thesis_rob", ", ".join(f"{v:.2f} %" for v in report.THESIS["table3_robust"][("trades", 0.95)]))
+glue_all(report.robust_values(results))
 
 # %% [markdown]
 # The robust accuracies under PGD are {glue:text}`rob_random` % (unstructured),
@@ -129,28 +117,8 @@ show(checks.drop(columns="attack"), "Sanity checks of the robust evaluation, per
      f"(accuracies in %; attack: {', '.join(sorted(set(checks['attack'])))}).", index=False)
 
 # %% tags=["hide-input"]
-gap = (checks["PGD (Foolbox)"] - checks["PGD (native)"]).abs().max()
-print(f"largest difference between Foolbox and native PGD: {gap:.2f} points")
-print(f"PGD ≤ FGSM ≤ clean in every run: {bool(checks['PGD ≤ FGSM ≤ clean'].all())}"
-      f"; largest accuracy at eps = 0.5: {checks['acc. at ε=0.5'].max():.2f} %")
-glue("fb_native_gap", f"{gap:.2f}")
-# result files written before the attacks had separate seeds (or before the mode was recorded
-# during the forward passes) say so by lacking the fields below
-independent = all("start_seeds" in r["robustness"]["attack"] for r in trades)
-recorded = all("modules_in_train_mode" in r["robustness"]["checks"] for r in trades)
-glue("starts_note", "In the result files shown here each attack draws its random starts from "
-     "its own generator (`srewire.attacks.attack_seed`), so the two agree only up to the "
-     "randomness of the attack." if independent else "The result files shown here predate "
-     "the separation of the two attacks' random starts: on their first batch both started "
-     "from the same point, so there their agreement shows that the two implementations take "
-     "the same steps, not that two independent attacks agree; recomputing the grid (or "
-     "`python -m srewire evaluate RUN_DIR --attack pgd`) removes this.")
-glue("mode_note", "recorded by the attack itself: a hook on every module notes the mode in "
-     "each forward pass of the attacks (`srewire.attacks.ModeRecorder`)" if recorded else
-     "taken from the attack itself where a file recorded it (a hook on every module notes the "
-     "mode in each forward pass, `srewire.attacks.ModeRecorder`); the committed files predate "
-     "that recording and say \"not recorded\" rather than show a flag read from the model "
-     "after the attacks. The AutoAttack evaluations above record it")
+print(report.cross_check_text(checks))
+glue_all(report.cross_check_values(trades, checks))
 
 # %% [markdown]
 # The native PGD repeats the Foolbox attack with the same settings in plain PyTorch. It checks

@@ -78,9 +78,7 @@ from srewire.report import glue_all
 
 results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root, force=force)
 glue_all(report.claim_values(results))
-show(report.verdict_table({p: report.claims(runs)
-                           for p, runs in report.by_profile(results + larger).items()}),
-     wide=("Evidence",))
+show(report.verdict_table(report.claims_by_profile(results + larger)), wide=("Evidence",))
 
 # %% [markdown]
 # ## Reading the verdicts

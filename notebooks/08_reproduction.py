@@ -45,26 +45,16 @@ seeds = None  # seeds of the grid (None: the profile's default, see srewire.conf
 gpu_report = "../results/gpu/gpu_check_h200.json"  # written by benchmarks/gpu_check.py
 
 # %% tags=["hide-input"]
-import pandas as pd
-
-from srewire import chapter, report
-from srewire.config import LONG_SIZING, PROFILES, make_config
+from srewire import chapter, report, reproduction
+from srewire.config import LONG_SIZING
 from srewire.render import readable, show
-from srewire.report import glue
+from srewire.report import glue, glue_all
 
 results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root, force=force)
-per_run, per_seed = report.timings(results)
-if larger:
-    per_run = report.timings(results + larger)[0]
-keys = ["width", "n_train", "n_test", "epochs", "batch_size", "train_attack_steps",
-        "pgd_steps", "pgd_restarts", "n_robust"]
-profiles = pd.DataFrame([{k: "all" if v is None else v
-                          for k, v in make_config(p, "natural").to_dict().items() if k in keys}
-                         for p in PROFILES], index=list(PROFILES))
-profiles["TRADES training images / epochs"] = [
-    f"{make_config(p, 'trades').n_train or 'all'} / {make_config(p, 'trades').epochs}"
-    for p in profiles.index]
-show(readable(profiles).T, "What differs between the profiles (\"all\": all of the data).")
+per_run = report.timings(results + larger)[0]  # every run shown, larger profiles included
+per_seed = report.timings(results)[1]  # the chosen profile's grid, per seed
+show(readable(reproduction.profile_table()).T,
+     "What differs between the profiles (\"all\": all of the data).")
 glue("long_sizing", report.long_sizing_note(LONG_SIZING))
 
 # %% [markdown]
@@ -97,14 +87,8 @@ show(per_run, "Wall time of every run, in minutes, and the device it ran on.", i
 show(per_seed, "Training and evaluation time of the nine runs of each seed, in minutes.")
 
 # %% tags=["hide-input"]
-glue("grid_min_minutes", f"{per_seed['total (min)'].min():.0f}")
-glue("grid_max_minutes", f"{per_seed['total (min)'].max():.0f}")
-glue("grid_fastest_seed", f"{per_seed['total (min)'].idxmin()}")
-commits = sorted({r["provenance"]["git_commit"] or "unknown" for r in results})
-devices = sorted({r["provenance"]["device"] for r in results})
-print("code versions:", ", ".join(c[:12] for c in commits))
-print("devices:", ", ".join(devices))
-print("data:", ", ".join(sorted({r["provenance"]["data"] for r in results})))
+glue_all(reproduction.grid_time_values(per_seed))
+print(reproduction.provenance_text(results))
 
 # %% [markdown]
 # The grid of one seed took between {glue:text}`grid_min_minutes` and
@@ -136,7 +120,7 @@ print("data:", ", ".join(sorted({r["provenance"]["data"] for r in results})))
 # the data in `results/gpu/`, not a rerun.
 
 # %% tags=["hide-input"]
-gpu = report.gpu_check_tables(gpu_report)
+gpu = reproduction.gpu_check_tables(gpu_report)
 same = gpu["same"]
 run = ["objective", "rewiring", "tf32"]
 show(readable(same[run + ["masks_identical", "mask_agreement", "steps_with_same_revival_counts",
@@ -149,20 +133,7 @@ show(readable(same[run + ["clean_cpu", "clean_gpu", "robust_cpu", "robust_gpu"]]
      "Accuracy (%) of the same runs on each device.", index=False)
 
 # %% tags=["remove-cell"]
-ran_on = sorted({r["provenance"]["device"] for r in results + larger})
-glue("runs_devices", f"the {' and '.join(report.by_profile(results + larger))} runs in "
-     f"`results/` ran on {', '.join(ran_on)}; a GPU ({gpu['device']}) has so far run only the "
-     "short checks of `benchmarks/gpu_check.py` shown on the page \"Reproduction: what ran, "
-     "where, and for how long\"")
-natural_random = same[(same.objective == "natural") & (same.rewiring == "random") & ~same.tf32]
-glue("gpu_device", gpu["device"])
-glue("gpu_random_identical", "identical" if bool(natural_random.masks_identical.iloc[0])
-     else f"{100 * natural_random.mask_agreement.iloc[0]:.2f} % identical")
-glue("gpu_agreement_min", f"{100 * same.mask_agreement.min():.1f}")
-loop = gpu["loop_syncs"]
-glue("gpu_loop_syncs", f"{loop['training loop (train_epoch) without rewiring, syncs per step']:g}")
-glue("gpu_rewire_syncs",
-     f"{loop['training loop (train_epoch) with random rewiring, syncs per step']:.0f}")
+glue_all(reproduction.gpu_values(gpu, results + larger))
 
 # %% tags=["hide-input"]
 show(readable(gpu["syncs"]), "Host synchronisations per training step, by part of the step "
@@ -191,26 +162,11 @@ show(readable(gpu["syncs"]), "Host synchronisations per training step, by part o
 # {glue:text}`gpu_rewire_syncs` times (table above, column `rewire`).
 
 # %% tags=["hide-input"]
-speed = gpu["speed"]
-table = speed.pivot_table(index=["objective", "sparsity", "rewiring", "rng"], columns="tf32",
-                          values=["step_ms", "x masked"]).round(2)
-table.columns = pd.MultiIndex.from_tuples([(v, "TF32 on" if t else "TF32 off")
-                                           for v, t in table.columns])
-show(readable(table), "Time of one training step on the GPU, and as a multiple of the same "
-     "step without rewiring (× masked).")
+show(readable(reproduction.gpu_speed_table(gpu["speed"])), "Time of one training step on "
+     "the GPU, and as a multiple of the same step without rewiring (× masked).")
 
 # %% tags=["remove-cell"]
-nat = speed[(speed.objective == "natural") & (speed.rewiring == "random") & (speed.rng == "host")]
-glue("gpu_random_x_masked", f"{nat['x masked'].min():.1f}–{nat['x masked'].max():.1f}")
-masked = speed[speed.rewiring.str.startswith("none") & (speed.objective == "natural")]
-glue("gpu_masked_ms", f"{masked.step_ms.min():.1f}–{masked.step_ms.max():.1f}")
-ratio = masked.step_ms / masked["fixed batch ms"]
-glue("gpu_input_ratio", f"{ratio.min():.2f}–{ratio.max():.2f}")
-trades = speed[(speed.objective == "trades") & (speed.rewiring == "random")]
-glue("gpu_trades_x_masked", f"{trades['x masked'].min():.2f}–{trades['x masked'].max():.2f}")
-rewired = speed[(speed.objective == "natural") & ~speed.rewiring.str.startswith("none")]
-glue("gpu_paper_natural_min", f"{39_000 * rewired.step_ms.min() / 60_000:.0f}–"
-                              f"{39_000 * rewired.step_ms.max() / 60_000:.0f}")
+glue_all(reproduction.gpu_speed_values(gpu["speed"]))
 
 # %% [markdown]
 # **What a step costs.** Through the real training loop, a natural step of the full-width

@@ -15,7 +15,7 @@ import functools
 import math
 import os
 from pathlib import Path
-from typing import Callable, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import matplotlib.pyplot as plt
 from matplotlib.colors import ListedColormap
@@ -26,13 +26,14 @@ import torch
 
 from .config import make_config
 from .metrics import connectivity_matrix
-from .report import ROW_LABELS, STRATEGY_LABELS
+from .report import ROW_KEYS, ROW_LABELS, STRATEGY_LABELS
 from .runs import MASKS, STRATEGY_ORDER, load_masks, run_name
 
 __all__ = ["connectivity_panels", "run_connectivity", "curves", "zero_fibres_per_layer",
            "adversarial_examples", "distance_maps", "sweep_structure", "mask_panels",
            "rewiring_activity", "claims_demo", "layer_panels",
-           "figure_profile", "fibre_diagram", "STYLE", "MIN_FONT_PT", "MAX_WIDTH_IN"]
+           "figure_profile", "fibre_diagram", "connectivity_values", "per_layer_note", "STYLE",
+           "MIN_FONT_PT", "MAX_WIDTH_IN"]
 
 CMAP = "viridis"  # dormant dark purple, connected yellow, as in the thesis's matrix plots
 
@@ -181,6 +182,21 @@ def connectivity_panels(results_dir: str | os.PathLike, profile: str, objective:
                                  f"{profile} profile, seed {seed}")
 
 
+def connectivity_values(results_dir: str | os.PathLike, profile: str, layer: str = "dense2",
+                        seed: int = 0) -> dict[str, Any]:
+    """Thesis Figures 3-11, by the names the structure chapter glues: for each row of
+    :data:`srewire.report.ROW_KEYS` the :func:`connectivity_panels` of ``layer`` and ``seed``
+    from the profile :func:`figure_profile` picks (``fig_conn_{key}``), and where they come
+    from (``conn_{key}_where``: layer, profile and seed)."""
+    out: dict[str, Any] = {}
+    for key, (objective, sparsity) in ROW_KEYS.items():
+        shown = figure_profile(results_dir, profile, objective, sparsity, seed)
+        out[f"fig_conn_{key}"] = connectivity_panels(results_dir, shown, objective, sparsity,
+                                                     layer, seed)
+        out[f"conn_{key}_where"] = f"layer {layer}, {shown} profile, seed {seed}"
+    return out
+
+
 @legible
 def curves(results: list[dict], key: str = "test_accuracy", ylabel: str = "test accuracy (%)"
            ) -> plt.Figure:
@@ -216,20 +232,41 @@ def curves(results: list[dict], key: str = "test_accuracy", ylabel: str = "test 
     return fig
 
 
+def _by_strategy(results: list[dict], objective: str, sparsity: float) -> dict[str, list[dict]]:
+    """The runs of one setting, by rewiring strategy."""
+    by: dict[str, list[dict]] = {}
+    for r in results:
+        c = r["config"]
+        if c["objective"] == objective and c["sparsity"] == sparsity:
+            by.setdefault(c["rewiring"], []).append(r)
+    return by
+
+
+def _all_zero(by: dict[str, list[dict]], pruned: bool = False) -> bool:
+    """Whether no layer of any run of ``by`` has a zero fibre (output axis)."""
+    return not any(v["out"] for rs in by.values() for r in rs
+                   for v in (r["pruned"] if pruned else r)["zero_fibres"]["per_layer"].values())
+
+
+def per_layer_note(results: list[dict], objective: str, sparsity: float) -> str:
+    """The sentence a page shows in place of :func:`zero_fibres_per_layer`'s chart of one
+    setting where that chart would be empty (no layer of any run has a zero fibre); ``""``
+    where it would not."""
+    if not _all_zero(_by_strategy(results, objective, sparsity)):
+        return ""
+    name = {"trades": "TRADES"}.get(objective, objective)
+    return (f"In the {100 * sparsity:g} % sparse {name} networks no layer has a single zero "
+            "fibre with any strategy, so their per-layer chart would be empty.")
+
+
 @legible
 def zero_fibres_per_layer(results: list[dict], objective: str, sparsity: float,
                           pruned: bool = False, none_if_empty: bool = False
                           ) -> plt.Figure | None:
     """Zero-fibre percentage (output axis) per layer and strategy, mean over seeds; None
     with ``none_if_empty`` when every bar would be zero (a chart of nothing)."""
-    by: dict[str, list[dict]] = {}
-    for r in results:
-        c = r["config"]
-        if c["objective"] == objective and c["sparsity"] == sparsity:
-            by.setdefault(c["rewiring"], []).append(r)
-    if none_if_empty and not any(
-            v["out"] for rs in by.values() for r in rs
-            for v in (r["pruned"] if pruned else r)["zero_fibres"]["per_layer"].values()):
+    by = _by_strategy(results, objective, sparsity)
+    if none_if_empty and _all_zero(by, pruned):
         return None
     fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN, 3.6))
     width = 0.27

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-__all__ = ["Table", "show", "readable", "HEADERS", "MISSING"]
+__all__ = ["Table", "show", "note", "readable", "HEADERS", "MISSING"]
 
 # Column names of result files and reports, as a reader would write them.
 HEADERS: dict[str, str] = {
@@ -141,3 +141,12 @@ def show(frame: pd.DataFrame, caption: str | None = None, *, index: bool = True,
     columns named in ``wide`` get the room of long text (evidence, descriptions)."""
     return Table(frame, caption if caption is not None else frame.attrs.get("caption", ""),
                  index=index, wide=wide)
+
+
+def note(text: str) -> None:
+    """Display ``text`` as Markdown where it is not empty: a sentence that a page shows only
+    in some cases (:func:`srewire.plots.per_layer_note`) and that is otherwise left out."""
+    if text:
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))

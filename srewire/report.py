@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from .attacks import pgd_step_size
 from .config import DEFAULT_SEEDS, PROFILES, check_choice, check_seeds
 from .intervals import Interval, equivalence, welch
 from .models import layer_shapes
@@ -22,10 +23,12 @@ from .runs import (GRID, STRATEGY_ORDER, RunError, ensure_grid, grid_row, load_r
 
 __all__ = ["glue", "glue_all", "THESIS", "STRATEGY_LABELS", "load_grid", "runs_table", "summary", "table1",
            "table2", "table3", "claims", "Claim", "fmt", "robustness_checks", "timings",
-           "gpu_check_tables", "by_profile", "profile_of", "grid_status", "scale_note",
+           "by_profile", "profile_of", "grid_status", "scale_note",
            "verdict_table", "thesis_scale", "accuracy_gap", "EQUIVALENCE_MARGIN", "MIN_SEEDS",
            "autoattack_drop", "autoattack_note", "redie_rates", "redie_text", "structure_values", "layer_values", "READING",
-           "claim_values"]
+           "claim_values", "claims_by_profile", "ROW_KEYS", "objective_runs", "n_test_text",
+           "accuracy_values", "attack_text", "robust_values", "cross_check_text",
+           "cross_check_values"]
 
 #: Margin of the equivalence claims (b) and (d), in percentage points, fixed before the data
 #: are read: "unchanged by structure" is taken to mean "within one point". One point is the
@@ -49,6 +52,8 @@ class _GridRows(dict):
 
 ROW_LABELS = _GridRows({("natural", 0.99): "99% natural", ("natural", 0.95): "95% natural",
                         ("trades", 0.95): "95% TRADES"})
+#: Short names of the grid's rows, as the names a page glues carry them (``fig_growth_95t``).
+ROW_KEYS = {"99": ("natural", 0.99), "95": ("natural", 0.95), "95t": ("trades", 0.95)}
 
 # The thesis's numbers (Seidel 2022/23, §4), VGG11 on CIFAR-10, 100 epochs.
 THESIS: dict[str, dict[tuple[str, float], tuple[float, float, float]]] = {
@@ -223,6 +228,11 @@ def by_profile(results: list[dict]) -> dict[str, list[dict]]:
         out.setdefault(profile_of(r), []).append(r)
     rank = {p: i for i, p in enumerate(PROFILE_ORDER)}
     return dict(sorted(out.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+
+def objective_runs(results: list[dict], objective: str) -> list[dict]:
+    """The runs of ``results`` trained with ``objective`` ("natural" or "trades"), in order."""
+    return [r for r in results if r["config"]["objective"] == objective]
 
 
 def _seeds_phrase(n: int) -> str:
@@ -626,32 +636,6 @@ def timings(results: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return per_run.round(2), per_seed.round(1)
 
 
-def gpu_check_tables(path: str | os.PathLike) -> dict[str, Any]:
-    """The report of ``benchmarks/gpu_check.py`` as tables: CPU vs GPU results, host
-    synchronisations per step, and step times per sparsity and TF32 setting."""
-    import json
-    from pathlib import Path
-
-    report = json.loads(Path(path).read_text())
-    same = pd.DataFrame(report["same_results"])
-    syncs = report["syncs_per_step"]
-    loop = {k: v for row in syncs if "objective" not in row for k, v in row.items()}
-    parts = pd.DataFrame([row for row in syncs if "objective" in row])
-    speed = []
-    for key, block in report.items():
-        if key.startswith("speed_") and isinstance(block, dict):
-            for row in block["rows"]:
-                speed.append({**row, "tf32": key.endswith("_1"),
-                              "fixed batch ms": block["fixed_batch_step_ms"]})
-    speed_df = pd.DataFrame(speed)
-    masked = speed_df[speed_df["rewiring"].str.startswith("none")].set_index(
-        ["objective", "sparsity", "tf32"])["step_ms"]
-    speed_df["x masked"] = [round(r.step_ms / masked[(r.objective, r.sparsity, r.tf32)], 2)
-                            for r in speed_df.itertuples()]
-    return {"device": report["device"], "torch": report["torch"], "same": same,
-            "loop_syncs": loop, "syncs": parts, "speed": speed_df}
-
-
 # -- what a page's numbers rest on ------------------------------------------
 
 CIFAR10_TRAIN_IMAGES = 10_000 * 5  # five training batches of 10,000 images each
@@ -684,7 +668,7 @@ def scale_note(results: list[dict]) -> str:
     for profile, runs in by_profile(results).items():
         parts = []
         for objective, name in (("natural", "natural"), ("trades", "TRADES")):
-            rs = [r for r in runs if r["config"]["objective"] == objective]
+            rs = objective_runs(runs, objective)
             if rs:
                 p = rs[0]["provenance"]
                 parts.append(f"{p['steps']:,} steps on {p['n_train']:,} training images "
@@ -700,6 +684,12 @@ def scale_note(results: list[dict]) -> str:
                    f"{' and '.join(parts)}, where the thesis trains {steps_t:,} steps on "
                    f"{images_t:,}{where}.")
     return " ".join(out) if out else "No runs have results yet."
+
+
+def claims_by_profile(results: list[dict]) -> dict[str, list[Claim]]:
+    """The verdicts of :func:`claims` on each profile's runs (Thesis §5), by profile in the
+    order of :func:`by_profile`: what :func:`verdict_table` shows."""
+    return {profile: claims(runs) for profile, runs in by_profile(results).items()}
 
 
 def verdict_table(verdicts: dict[str, list["Claim"]]) -> pd.DataFrame:
@@ -798,3 +788,113 @@ def claim_values(results: list[dict]) -> dict[str, str]:
     last = [r["rewiring_stats"]["revived_per_step_mean"][-1] for r in results]
     out["revived_last_min"], out["revived_last_max"] = f"{min(last):,.0f}", f"{max(last):,.0f}"
     return out
+
+
+def n_test_text(results: list[dict]) -> str:
+    """The number of test images the clean accuracy is measured on, per profile in the order
+    of :func:`by_profile`: ``"1,000 (quick), 10,000 (long)"``."""
+    return ", ".join(f"{runs[0]['provenance']['n_test']:,} ({profile})"
+                     for profile, runs in by_profile(results).items())
+
+
+def _thesis_text(values: Iterable[float]) -> str:
+    """The thesis's values of a row, as the prose quotes them: ``"76.12 %, 58.29 %, ..."``."""
+    return ", ".join(f"{v:.2f} %" for v in values)
+
+
+def accuracy_values(results: list[dict]) -> dict[str, str]:
+    """The numbers of the performance chapter's Table 2 paragraph (Thesis §4.2.1): the mean
+    clean accuracy over seeds before (``acc_{row}_{strategy}``) and after single-fibre
+    pruning (``pacc_{row}_{strategy}``) of every cell, one decimal, the rows named ``99``,
+    ``95t`` and ``95n`` (99 % natural, 95 % TRADES, 95 % natural), and the thesis's accuracies
+    after pruning (``thesis_pacc_99``, ``thesis_pacc_95t``)."""
+    acc, pacc = summary(results, "clean"), summary(results, "pruned_clean")
+    rows = {"99": ("natural", 0.99), "95t": ("trades", 0.95), "95n": ("natural", 0.95)}
+    out = {}
+    for key, row in rows.items():
+        for rw in STRATEGY_ORDER:
+            out[f"acc_{key}_{rw}"] = f"{acc[(*row, rw)].mean:.1f}"
+            out[f"pacc_{key}_{rw}"] = f"{pacc[(*row, rw)].mean:.1f}"
+    for key in ("99", "95t"):
+        out[f"thesis_pacc_{key}"] = _thesis_text(THESIS["pruned_accuracy"][rows[key]])
+    return out
+
+
+def attack_text(results: list[dict]) -> str:
+    """The evaluation attack of the TRADES runs in ``results`` in a line (Thesis §4.2.2):
+    how many runs, their profile, the PGD budget (radius, steps and their size in 1/255,
+    restarts), the number of attacked test images and TRADES's beta, read from the first."""
+    trades = objective_runs(results, "trades")
+    cfg, att = trades[0]["config"], trades[0]["robustness"]["attack"]
+    eps255 = cfg["eval_eps"] * 255
+    return (f"{len(trades)} TRADES runs, profile {cfg['profile']}; attack: Foolbox LinfPGD, "
+            f"eps {eps255:.0f}/255, {cfg['pgd_steps']} steps of "
+            f"{pgd_step_size(eps255, cfg['pgd_steps']):.2f}/255, {cfg['pgd_restarts']} "
+            f"restarts, on {att['n_images']} test images; beta = {cfg['beta']}")
+
+
+def robust_values(results: list[dict]) -> dict[str, str]:
+    """The numbers of the robustness chapter's Table 3 paragraph (Thesis §4.2.2): TRADES's
+    beta of these runs (``beta_ours``), the mean PGD accuracy over seeds of the 95 % TRADES
+    networks per strategy (``rob_{strategy}``, one decimal) and the thesis's
+    (``thesis_rob``)."""
+    rob = summary(results, "robust")
+    out = {"beta_ours": f"{objective_runs(results, 'trades')[0]['config']['beta']:g}"}
+    out.update({f"rob_{rw}": f"{rob[('trades', 0.95, rw)].mean:.1f}" for rw in STRATEGY_ORDER})
+    out["thesis_rob"] = _thesis_text(THESIS["table3_robust"][("trades", 0.95)])
+    return out
+
+
+def _pgd_gap(checks: pd.DataFrame) -> float:
+    """The largest difference between Foolbox and native PGD accuracy over the runs of
+    :func:`robustness_checks`, in points."""
+    return (checks["PGD (Foolbox)"] - checks["PGD (native)"]).abs().max()
+
+
+def cross_check_text(checks: pd.DataFrame) -> str:
+    """What the sanity checks of :func:`robustness_checks` add up to, in two lines: the
+    largest gap between Foolbox and native PGD, whether PGD ≤ FGSM ≤ clean held in every run,
+    and the largest accuracy at eps = 0.5."""
+    return (f"largest difference between Foolbox and native PGD: {_pgd_gap(checks):.2f} "
+            "points\n"
+            f"PGD ≤ FGSM ≤ clean in every run: {bool(checks['PGD ≤ FGSM ≤ clean'].all())}; "
+            f"largest accuracy at eps = 0.5: {checks['acc. at ε=0.5'].max():.2f} %")
+
+
+#: What the robustness chapter says of the two PGDs' random starts, for result files whose
+#: attacks draw them from generators of their own, and for older ones.
+STARTS_NOTE = {
+    True: "In the result files shown here each attack draws its random starts from its own "
+          "generator (`srewire.attacks.attack_seed`), so the two agree only up to the "
+          "randomness of the attack.",
+    False: "The result files shown here predate the separation of the two attacks' random "
+           "starts: on their first batch both started from the same point, so there their "
+           "agreement shows that the two implementations take the same steps, not that two "
+           "independent attacks agree; recomputing the grid (or `python -m srewire evaluate "
+           "RUN_DIR --attack pgd`) removes this.",
+}
+#: Where the "eval mode" column comes from, for result files whose attacks recorded the
+#: modules' mode in their forward passes, and for older ones.
+MODE_NOTE = {
+    True: "recorded by the attack itself: a hook on every module notes the mode in each "
+          "forward pass of the attacks (`srewire.attacks.ModeRecorder`)",
+    False: "taken from the attack itself where a file recorded it (a hook on every module "
+           "notes the mode in each forward pass, `srewire.attacks.ModeRecorder`); the "
+           "committed files predate that recording and say \"not recorded\" rather than show "
+           "a flag read from the model after the attacks. The AutoAttack evaluations above "
+           "record it",
+}
+
+
+def cross_check_values(results: list[dict], checks: pd.DataFrame) -> dict[str, str]:
+    """The sanity-check paragraph of the robustness chapter: the largest gap between Foolbox
+    and native PGD (``fb_native_gap``, points, from :func:`robustness_checks`), whether every
+    TRADES run's attacks drew their random starts independently (``starts_note``, from
+    :data:`STARTS_NOTE`; files written before lack ``start_seeds``) and whether every run
+    recorded the modules' mode during the attacks (``mode_note``, from :data:`MODE_NOTE`;
+    older files lack ``modules_in_train_mode``)."""
+    trades = objective_runs(results, "trades")
+    independent = all("start_seeds" in r["robustness"]["attack"] for r in trades)
+    recorded = all("modules_in_train_mode" in r["robustness"]["checks"] for r in trades)
+    return {"fb_native_gap": f"{_pgd_gap(checks):.2f}", "starts_note": STARTS_NOTE[independent],
+            "mode_note": MODE_NOTE[recorded]}

@@ -53,7 +53,8 @@ from .weightfiles import (ApproximateWeightsWarning, load_masks, load_weights, s
 
 __all__ = ["run", "evaluate", "run_name", "tracked_steps", "GRID", "grid_configs", "ensure_grid",
            "load_results", "load_masks", "load_weights", "save_masks", "save_weights",
-           "demo_model", "demo_summary", "grid_row", "missing_runs", "keeps_weights", "RunError"]
+           "demo_model", "demo_summary", "headline", "grid_row", "missing_runs", "keeps_weights",
+           "RunError"]
 
 GRID: tuple[tuple[str, float], ...] = (("natural", 0.99), ("natural", 0.95), ("trades", 0.95))
 STRATEGY_ORDER = STRATEGIES  # the old name of config.STRATEGIES, kept for imports
@@ -671,3 +672,21 @@ def demo_summary(result: dict) -> str:
             f"clean accuracy {result['clean_accuracy']:.2f} %, "
             f"PGD accuracy {result['robust_accuracy']:.2f} %")
     return line + (f"\nnote: {result['weights_note']}" if result.get("weights_note") else "")
+
+
+def headline(results_dir: str | os.PathLike, profile: str, run: str) -> str:
+    """The headline numbers of one run, read from ``results_dir/profile/run/result.json``,
+    one to a line: the run, its clean accuracy, its robust accuracy ("not measured" for a
+    natural run), its sparsity and its zero fibres along the output axis (Thesis §4.1); where
+    the run has no result yet, how to make it."""
+    path = Path(results_dir, profile, run, RESULT)
+    if not path.is_file():
+        return (f"No result for {profile}/{run} in {results_dir} yet. Make it with\n"
+                f"    python -m srewire grid --profile {profile} --results {results_dir}")
+    result = _read_result(path)
+    robust = result["robust_accuracy"]
+    return (f"run {profile}/{run}\n"
+            f"clean accuracy:        {result['clean_accuracy']} %\n"
+            f"robust accuracy:       {'not measured' if robust is None else f'{robust} %'}\n"
+            f"sparsity:              {result['sparsity']['global']}\n"
+            f"zero fibres (out):     {result['zero_fibres']['global']['out']} %")

@@ -18,7 +18,8 @@ rewiring step follows every optimiser step, so steps and rewiring steps are the 
 * :func:`extrapolate` carries that trend to the thesis's step count, labelled as an
   extrapolation, with the trend's interval;
 * :func:`figure` draws one grid cell: quick and long curves per strategy, seed bands, and the
-  thesis's value at its step count.
+  thesis's value at its step count; :func:`growth_values` draws every cell with its sentences,
+  by the names the structure chapter glues.
 """
 
 from __future__ import annotations
@@ -26,19 +27,19 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .intervals import t_quantile
-from .report import ROW_LABELS, STRATEGY_LABELS, THESIS
+from .report import ROW_KEYS, ROW_LABELS, STRATEGY_LABELS, THESIS
 from .runs import STRATEGY_ORDER
 from .train import schedule_boundaries
 
 __all__ = ["THESIS_STEPS", "curve", "final_point", "after_last_drop", "Trend", "late_trend",
            "extrapolate",
-           "figure", "trend_sentence", "cell_trends", "cell_sentences"]
+           "figure", "trend_sentence", "cell_trends", "cell_sentences", "growth_values"]
 
 #: Steps of a thesis run: 100 epochs of int(50,000 / 128) = 390 batches (the predecessor's
 #: training loop stops each epoch after 390 batches and drops the last 80 images).
@@ -276,3 +277,15 @@ def figure(results: Iterable[dict], objective: str, sparsity: float) -> plt.Figu
               frameon=False)
     fig.tight_layout()
     return fig
+
+
+def growth_values(results: list[dict]) -> dict[str, Any]:
+    """The structure over training of every grid cell (Thesis §4.1), by the names the
+    structure chapter glues: for each row of :data:`srewire.report.ROW_KEYS` its
+    :func:`figure` (``fig_growth_{key}``) and its :func:`cell_sentences`
+    (``growth_{key}``)."""
+    out: dict[str, Any] = {}
+    for key, (objective, sparsity) in ROW_KEYS.items():
+        out[f"fig_growth_{key}"] = figure(results, objective, sparsity)
+        out[f"growth_{key}"] = cell_sentences(results, objective, sparsity)
+    return out

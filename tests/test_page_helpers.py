@@ -5,6 +5,7 @@ known answers."""
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from srewire import chapter, report, speed_prose
@@ -242,3 +243,211 @@ def test_claim_values_glue_every_claims_verdict_margin_and_reading():
         assert v[f"verdict_{c.key}"] == c.verdict_text
         assert v[f"reading_{c.key}"] == report.READING[c.key][c.verdict != "holds"]
     assert (v["revived_last_min"], v["revived_last_max"]) == ("1,234", "1,244")
+
+
+def _accuracy_runs(clean, pruned, robust=None):
+    """The runs of :func:`_cell_runs` with the clean accuracy before and after pruning (and
+    the robust accuracy) ``values[(objective, sparsity)]`` per strategy as the means of their
+    two seeds (seed 0 half a point below, seed 1 half a point above)."""
+    from srewire.runs import STRATEGY_ORDER
+
+    runs = _cell_runs({row: (0, 0, 0) for row in clean})
+    for r in runs:
+        c = r["config"]
+        row, i, shift = (c["objective"], c["sparsity"]), STRATEGY_ORDER.index(c["rewiring"]), \
+            c["seed"] - 0.5
+        r["clean_accuracy"] = clean[row][i] + shift
+        r["pruned"]["clean_accuracy"] = pruned[row][i] + shift
+        if robust and row in robust:
+            r["robust_accuracy"] = robust[row][i] + shift
+            r["config"]["beta"] = 6.0
+    return runs
+
+
+def test_accuracy_values_are_cell_means_by_glued_name():
+    runs = _accuracy_runs({("natural", 0.99): (80.0, 81.04, 82.06),
+                           ("natural", 0.95): (85.0, 86.0, 87.0),
+                           ("trades", 0.95): (70.0, 71.0, 72.0)},
+                          {("natural", 0.99): (60.0, 61.0, 62.0),
+                           ("natural", 0.95): (65.0, 66.0, 67.0),
+                           ("trades", 0.95): (50.0, 51.0, 52.0)})
+    v = report.accuracy_values(runs)
+    assert (v["acc_99_random"], v["acc_99_structured"], v["acc_99_weight_based"]) == (
+        "80.0", "81.0", "82.1")
+    assert (v["pacc_99_random"], v["pacc_95t_structured"], v["pacc_95n_weight_based"]) == (
+        "60.0", "51.0", "67.0")
+    assert (v["acc_95t_weight_based"], v["acc_95n_random"]) == ("72.0", "85.0")
+    assert v["thesis_pacc_99"] == "76.12 %, 58.29 %, 73.11 %"  # Thesis Table 2, after pruning
+    assert v["thesis_pacc_95t"] == "58.85 %, 46.76 %, 64.11 %"
+    assert len(v) == 2 * 9 + 2
+
+
+def _trades_run(rewiring, seed, *, start_seeds=True, recorded=True):
+    attack = {"n_images": 500, **({"start_seeds": [1, 2]} if start_seeds else {})}
+    checks = {"eval_mode": True, **({"modules_in_train_mode": []} if recorded else {})}
+    return {"config": {"objective": "trades", "sparsity": 0.95, "rewiring": rewiring,
+                       "seed": seed, "profile": "quick", "eval_eps": 8 / 255, "pgd_steps": 20,
+                       "pgd_restarts": 2, "beta": 6.0},
+            "robustness": {"attack": attack, "checks": checks}}
+
+
+def test_objective_runs_and_attack_text():
+    natural = {"config": {"objective": "natural"}}
+    runs = [natural, _trades_run("random", 0), natural, _trades_run("structured", 0)]
+    assert report.objective_runs(runs, "trades") == [runs[1], runs[3]]
+    assert report.objective_runs(runs, "natural") == [natural, natural]
+    assert report.attack_text(runs) == (
+        "2 TRADES runs, profile quick; attack: Foolbox LinfPGD, eps 8/255, 20 steps of "
+        "1.00/255, 2 restarts, on 500 test images; beta = 6.0")
+
+
+def test_robust_values_are_the_95_percent_trades_means_and_the_thesis():
+    runs = _accuracy_runs({("trades", 0.95): (70.0, 71.0, 72.0)},
+                          {("trades", 0.95): (50.0, 51.0, 52.0)},
+                          robust={("trades", 0.95): (30.0, 31.26, 29.94)})
+    assert report.robust_values(runs) == {
+        "beta_ours": "6", "rob_random": "30.0", "rob_structured": "31.3",
+        "rob_weight_based": "29.9", "thesis_rob": "40.74 %, 40.61 %, 39.46 %"}
+
+
+def _checks(foolbox, native, ordered, large):
+    return pd.DataFrame({"PGD (Foolbox)": foolbox, "PGD (native)": native,
+                         "PGD ≤ FGSM ≤ clean": ordered, "acc. at ε=0.5": large})
+
+
+def test_cross_check_text_and_values():
+    checks = _checks([30.0, 31.0, 29.0], [31.5, 30.2, 29.0], [True, True, True],
+                     [0.0, 0.4, 0.1])
+    assert report.cross_check_text(checks).splitlines() == [
+        "largest difference between Foolbox and native PGD: 1.50 points",
+        "PGD ≤ FGSM ≤ clean in every run: True; largest accuracy at eps = 0.5: 0.40 %"]
+    checks.loc[1, "PGD ≤ FGSM ≤ clean"] = False
+    assert "in every run: False;" in report.cross_check_text(checks)
+    new = [_trades_run("random", 0), _trades_run("structured", 0)]
+    v = report.cross_check_values(new, checks)
+    assert v == {"fb_native_gap": "1.50", "starts_note": report.STARTS_NOTE[True],
+                 "mode_note": report.MODE_NOTE[True]}
+    assert report.STARTS_NOTE[True] != report.STARTS_NOTE[False]
+    assert report.MODE_NOTE[True] != report.MODE_NOTE[False]
+    old_starts = new + [_trades_run("weight_based", 0, start_seeds=False)]
+    v = report.cross_check_values(old_starts, checks)
+    assert (v["starts_note"], v["mode_note"]) == (report.STARTS_NOTE[False],
+                                                  report.MODE_NOTE[True])
+    unrecorded = new + [_trades_run("weight_based", 0, recorded=False)]
+    v = report.cross_check_values(unrecorded, checks)
+    assert (v["starts_note"], v["mode_note"]) == (report.STARTS_NOTE[True],
+                                                  report.MODE_NOTE[False])
+
+
+def test_n_test_text_names_each_profiles_test_images_in_profile_order():
+    def run(profile, n_test):
+        return {"config": {"profile": profile}, "provenance": {"n_test": n_test}}
+
+    runs = [run("long", 10_000), run("quick", 2_000), run("quick", 2_000)]
+    assert report.n_test_text(runs) == "2,000 (quick), 10,000 (long)"
+
+
+def test_claims_by_profile_judges_each_profile_on_its_own_runs():
+    runs = _cell_runs({("natural", 0.99): (1, 2, 3), ("natural", 0.95): (1, 2, 3),
+                       ("trades", 0.95): (1, 2, 3)})
+    for r in runs:
+        r["config"]["profile"] = "long" if r["config"]["seed"] else "quick"
+    verdicts = report.claims_by_profile(runs)
+    assert list(verdicts) == ["quick", "long"]
+    for profile, claims in verdicts.items():
+        assert [c.key for c in claims] == ["a", "b", "c", "d"]
+        mine = report.claims([r for r in runs if r["config"]["profile"] == profile])
+        assert [(c.verdict, c.evidence) for c in claims] == [(c.verdict, c.evidence)
+                                                             for c in mine]
+        # one seed each, not the two of both; (d) has no robust accuracy to count
+        assert [c.seeds for c in claims] == [1, 1, 1, 0]
+
+
+def test_growth_values_draw_every_row_with_its_sentences():
+    import matplotlib.pyplot as plt
+
+    from srewire import trajectory
+
+    runs = report.load_grid("quick", RESULTS)
+    v = trajectory.growth_values(runs)
+    assert list(v) == ["fig_growth_99", "growth_99", "fig_growth_95", "growth_95",
+                       "fig_growth_95t", "growth_95t"]
+    titles = [v[f"fig_growth_{k}"].axes[0].get_title() for k in ("99", "95", "95t")]
+    assert titles == ["99% natural", "95% natural", "95% TRADES"]
+    assert v["growth_95t"] == trajectory.cell_sentences(runs, "trades", 0.95)
+    assert v["growth_99"] == trajectory.cell_sentences(runs, "natural", 0.99)
+    for k in ("99", "95", "95t"):
+        plt.close(v[f"fig_growth_{k}"])
+
+
+def test_connectivity_values_draw_every_row_from_the_largest_profile_with_masks(tmp_path):
+    """The committed quick runs of seed 0, and as "paper" runs the three of 99 % natural:
+    that row is drawn from paper, the others from quick."""
+    import matplotlib.pyplot as plt
+
+    from srewire import plots
+
+    (tmp_path / "quick").mkdir()
+    (tmp_path / "paper").mkdir()
+    for run in (RESULTS / "quick").glob("*_seed0"):
+        (tmp_path / "quick" / run.name).symlink_to(run)
+        if run.name.startswith("natural_s0.99_"):
+            (tmp_path / "paper" / run.name).symlink_to(run)
+    v = plots.connectivity_values(tmp_path, "quick", "dense2", 0)
+    assert list(v) == ["fig_conn_99", "conn_99_where", "fig_conn_95", "conn_95_where",
+                       "fig_conn_95t", "conn_95t_where"]
+    assert [v[f"conn_{key}_where"] for key in ("99", "95", "95t")] == [
+        "layer dense2, paper profile, seed 0", "layer dense2, quick profile, seed 0",
+        "layer dense2, quick profile, seed 0"]
+    for key, label, profile in (("99", "99% natural", "paper"), ("95", "95% natural", "quick"),
+                                ("95t", "95% TRADES", "quick")):
+        title = v[f"fig_conn_{key}"]._suptitle.get_text()
+        assert title.startswith(f"{label}, layer dense2") and f"{profile} profile" in title
+        plt.close(v[f"fig_conn_{key}"])
+
+
+def test_per_layer_note_only_where_the_chart_would_be_empty(monkeypatch):
+    from IPython import display
+
+    from srewire import plots
+    from srewire.render import note
+
+    empty = _cell_runs({("trades", 0.95): (0, 0, 0)}, per_layer={"conv1": {"out": 0.0}})
+    assert plots.per_layer_note(empty, "trades", 0.95) == (
+        "In the 95 % sparse TRADES networks no layer has a single zero fibre with any "
+        "strategy, so their per-layer chart would be empty.")
+    some = _cell_runs({("natural", 0.99): (0, 0, 0)}, per_layer={"conv1": {"out": 0.5}})
+    assert plots.per_layer_note(some, "natural", 0.99) == ""
+    assert plots.per_layer_note(some + empty, "natural", 0.99) == ""
+    assert plots.per_layer_note(empty + [{**r, "config": {**r["config"], "sparsity": 0.99,
+                                                          "objective": "natural"}}
+                                         for r in empty], "natural", 0.99).startswith(
+        "In the 99 % sparse natural networks no layer")
+    shown = []
+    monkeypatch.setattr(display, "display", shown.append)
+    note("")
+    assert shown == []
+    note("*a sentence*")
+    assert [m.data for m in shown] == ["*a sentence*"]
+
+
+def test_headline_reads_a_result_or_says_how_to_make_it(tmp_path):
+    import json
+
+    from srewire.runs import headline
+
+    assert headline(tmp_path, "quick", "natural_x").splitlines() == [
+        f"No result for quick/natural_x in {tmp_path} yet. Make it with",
+        f"    python -m srewire grid --profile quick --results {tmp_path}"]
+    folder = tmp_path / "quick" / "trades_x"
+    folder.mkdir(parents=True)
+    result = {"clean_accuracy": 61.2, "robust_accuracy": 30.5, "sparsity": {"global": 0.95},
+              "zero_fibres": {"global": {"out": 1.25}}}
+    (folder / "result.json").write_text(json.dumps(result))
+    assert headline(tmp_path, "quick", "trades_x").splitlines() == [
+        "run quick/trades_x", "clean accuracy:        61.2 %",
+        "robust accuracy:       30.5 %", "sparsity:              0.95",
+        "zero fibres (out):     1.25 %"]
+    (folder / "result.json").write_text(json.dumps({**result, "robust_accuracy": None}))
+    assert headline(tmp_path, "quick", "trades_x").splitlines()[2] == (
+        "robust accuracy:       not measured")
