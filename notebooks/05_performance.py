@@ -51,7 +51,7 @@ from srewire.render import show
 from srewire.report import glue, glue_all
 
 results, larger = chapter.grid(profile, results_dir, seeds, data_root=data_root, force=force)
-figure_runs = report.by_profile(larger).get("paper") or results  # thesis scale where it exists
+figure_runs = report.figure_runs(results, larger)
 glue("n_test", report.n_test_text(results + larger))
 
 # %% [markdown]

@@ -119,18 +119,14 @@ print(reproduction.provenance_text(results))
 # costs. The report below comes from one run of that script on the machine named here; it is
 # the data in `results/gpu/`, not a rerun.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 gpu = reproduction.gpu_check_tables(gpu_report)
-same = gpu["same"]
-run = ["objective", "rewiring", "tf32"]
-show(readable(same[run + ["masks_identical", "mask_agreement", "steps_with_same_revival_counts",
-                          "max_train_loss_diff"]]),
-     f"CPU and GPU runs of the same smoke configuration: do they agree? ({gpu['device']}, "
-     f"torch {gpu['torch']})", index=False)
 
 # %% tags=["hide-input"]
-show(readable(same[run + ["clean_cpu", "clean_gpu", "robust_cpu", "robust_gpu"]]),
-     "Accuracy (%) of the same runs on each device.", index=False)
+show(readable(gpu["agreement"]), gpu["agreement_caption"], index=False)
+
+# %% tags=["hide-input"]
+show(readable(gpu["accuracy"]), "Accuracy (%) of the same runs on each device.", index=False)
 
 # %% tags=["remove-cell"]
 glue_all(reproduction.gpu_values(gpu, results + larger))

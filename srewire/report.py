@@ -230,6 +230,12 @@ def by_profile(results: list[dict]) -> dict[str, list[dict]]:
     return dict(sorted(out.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
 
+def figure_runs(results: list[dict], larger: list[dict]) -> list[dict]:
+    """The runs the performance chapter's learning curves draw: the ``paper`` runs among
+    ``larger`` where any exist, since they are at the thesis's scale, else ``results``."""
+    return by_profile(larger).get("paper") or results
+
+
 def objective_runs(results: list[dict], objective: str) -> list[dict]:
     """The runs of ``results`` trained with ``objective`` ("natural" or "trades"), in order."""
     return [r for r in results if r["config"]["objective"] == objective]
@@ -890,8 +896,8 @@ def cross_check_values(results: list[dict], checks: pd.DataFrame) -> dict[str, s
     """The sanity-check paragraph of the robustness chapter: the largest gap between Foolbox
     and native PGD (``fb_native_gap``, points, from :func:`robustness_checks`), whether every
     TRADES run's attacks drew their random starts independently (``starts_note``, from
-    :data:`STARTS_NOTE`; files written before lack ``start_seeds``) and whether every run
-    recorded the modules' mode during the attacks (``mode_note``, from :data:`MODE_NOTE`;
+    ``STARTS_NOTE``; files written before lack ``start_seeds``) and whether every run
+    recorded the modules' mode during the attacks (``mode_note``, from ``MODE_NOTE``;
     older files lack ``modules_in_train_mode``)."""
     trades = objective_runs(results, "trades")
     independent = all("start_seeds" in r["robustness"]["attack"] for r in trades)

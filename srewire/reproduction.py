@@ -68,9 +68,20 @@ def provenance_text(results: list[dict]) -> str:
             f"data: {', '.join(data)}")
 
 
+#: The columns naming a run of the GPU check's CPU-against-GPU comparison.
+SAME_RUN = ["objective", "rewiring", "tf32"]
+#: Its columns saying whether the two devices' connectivities and losses agree.
+SAME_AGREEMENT = ["masks_identical", "mask_agreement", "steps_with_same_revival_counts",
+                  "max_train_loss_diff"]
+#: Its columns giving each device's accuracies.
+SAME_ACCURACY = ["clean_cpu", "clean_gpu", "robust_cpu", "robust_gpu"]
+
+
 def gpu_check_tables(path: str | os.PathLike) -> dict[str, Any]:
     """The report of ``benchmarks/gpu_check.py`` as tables: the device and torch version
-    (``device``, ``torch``), CPU against GPU results (``same``), the training loop's host
+    (``device``, ``torch``), CPU against GPU results (``same``; its agreement columns as
+    ``agreement`` with the caption ``agreement_caption``, its accuracies as ``accuracy``,
+    each led by :data:`SAME_RUN`), the training loop's host
     synchronisations per step (``loop_syncs``, a dict) and those per part of the step
     (``syncs``), and the step times per sparsity and TF32 setting (``speed``), each with the
     time of the same setting's step without rewiring as a multiple (``x masked``)."""
@@ -90,7 +101,11 @@ def gpu_check_tables(path: str | os.PathLike) -> dict[str, Any]:
         ["objective", "sparsity", "tf32"])["step_ms"]
     speed_df["x masked"] = [round(r.step_ms / masked[(r.objective, r.sparsity, r.tf32)], 2)
                             for r in speed_df.itertuples()]
+    agreement_caption = ("CPU and GPU runs of the same smoke configuration: do they agree? "
+                         f"({report['device']}, torch {report['torch']})")
     return {"device": report["device"], "torch": report["torch"], "same": same,
+            "agreement": same[SAME_RUN + SAME_AGREEMENT], "agreement_caption": agreement_caption,
+            "accuracy": same[SAME_RUN + SAME_ACCURACY],
             "loop_syncs": loop, "syncs": parts, "speed": speed_df}
 
 

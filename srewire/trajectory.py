@@ -167,13 +167,20 @@ def late_trend(results: Iterable[dict], decades: float = 1.0) -> Trend | None:
 
 def extrapolate(trend: Trend, to: int = THESIS_STEPS) -> tuple[float, float, float]:
     """The trend carried on, linearly in log10(steps), from its last step to ``to`` steps:
-    (value, low, high) with the slope's 95 % interval. An extrapolation, not a measurement:
-    the thesis's run also has its learning-rate drops at other steps."""
+    (value, low, high) with the slope's 95 % interval, each held within [0, 100] since a
+    percentage of fibres can be neither negative nor above all of them. An extrapolation, not
+    a measurement: the thesis's run also has its learning-rate drops at other steps."""
     decades = math.log10(to / trend.end)
-    value = trend.end_value + trend.slope * decades
+    value = _percent(trend.end_value + trend.slope * decades)
     if math.isnan(trend.half_width):
         return value, float("nan"), float("nan")
-    return value, trend.end_value + trend.low * decades, trend.end_value + trend.high * decades
+    return (value, _percent(trend.end_value + trend.low * decades),
+            _percent(trend.end_value + trend.high * decades))
+
+
+def _percent(value: float) -> float:
+    """``value`` held within [0, 100] (a float 0.0, never -0.0, at the lower bound)."""
+    return min(100.0, max(0.0, value)) + 0.0
 
 
 def trend_sentence(trend: Trend | None, label: str) -> str:

@@ -1,4 +1,5 @@
-"""Shared test helpers: a tiny synthetic CIFAR-10 and the real one when it is around."""
+"""Shared test helpers: a tiny synthetic CIFAR-10 and the real one when it is around, and a
+notebook source with the Colab setup cell."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from srewire.colab import REPO_URL, setup_cell
 from srewire.data import write_synthetic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,3 +46,13 @@ def synthetic_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synthetic")
     write_synthetic(root, n_train=640, n_test=256, seed=0)
     return root
+
+
+def notebook_with_colab_cell(path: Path, cells: list[str]) -> Path:
+    """Write to ``path`` a paired notebook source: a markdown cell "A page", the Colab setup
+    cell (its ``%pip`` commented out, so the file parses as Python) and one code cell per
+    entry of ``cells``."""
+    body = setup_cell(REPO_URL).replace("%pip", "# %pip")
+    code = "".join(f"\n\n# %%\n{c}" for c in cells)
+    path.write_text(f"# %% [markdown]\n# A page\n\n# %% tags=[\"remove-cell\"]\n{body}{code}\n")
+    return path

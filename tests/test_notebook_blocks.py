@@ -24,6 +24,7 @@ from pathlib import Path
 
 import jupytext
 
+from helpers import notebook_with_colab_cell
 from srewire.colab import REPO_URL, setup_cell
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,11 +73,7 @@ def test_the_rule_finds_a_shared_block_and_only_that():
 
 
 def test_the_colab_cell_is_left_out(tmp_path):
-    body = setup_cell(REPO_URL).replace("%pip", "# %pip")
-    text = (f"# %% [markdown]\n# A page\n\n# %% tags=[\"remove-cell\"]\n{body}\n\n"
-            "# %%\nprint(1)\n")
-    path = tmp_path / "page.py"
-    path.write_text(text)
+    path = notebook_with_colab_cell(tmp_path / "page.py", ["print(1)"])
     assert cells(path) == [["A page"], ["print(1)"]]
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
+from helpers import notebook_with_colab_cell
 from srewire.colab import REPO_URL, setup_cell
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,11 +100,7 @@ def test_magics_are_passed_over_and_line_numbers_kept():
 
 
 def test_the_colab_cell_is_left_out_and_cells_are_named(tmp_path):
-    body = setup_cell(REPO_URL).replace("%pip", "# %pip")
-    text = (f"# %% [markdown]\n# A page\n\n# %% tags=[\"remove-cell\"]\n{body}\n\n"
-            "# %%\nx = f()\n\n# %%\nfor a in b:\n    g(a)\n")
-    path = tmp_path / "01_page.py"
-    path.write_text(text)
+    path = notebook_with_colab_cell(tmp_path / "01_page.py", ["x = f()", "for a in b:\n    g(a)"])
     assert [n for n, _ in code_cells(path)] == [3, 4]
     assert notebook_offences(path) == ["01_page.py, cell 4, line 1: for loop: for a in b:"]
 

@@ -451,3 +451,14 @@ def test_headline_reads_a_result_or_says_how_to_make_it(tmp_path):
     (folder / "result.json").write_text(json.dumps({**result, "robust_accuracy": None}))
     assert headline(tmp_path, "quick", "trades_x").splitlines()[2] == (
         "robust accuracy:       not measured")
+
+
+def test_figure_runs_prefer_the_paper_runs_and_fall_back_to_the_profiles():
+    def run(profile, seed):
+        return {"config": {"profile": profile, "seed": seed}}
+
+    quick = [run("quick", 0), run("quick", 1)]
+    long, paper = run("long", 0), run("paper", 0)
+    assert report.figure_runs(quick, [long, paper]) == [paper]
+    assert report.figure_runs(quick, [long]) == quick
+    assert report.figure_runs(quick, []) == quick

@@ -49,6 +49,14 @@ def _speed_row(objective, rewiring, step_ms, rng="host"):
             "step_ms": step_ms}
 
 
+def _devices(clean_cpu: float, clean_gpu: float) -> dict:
+    """The columns of a CPU-against-GPU row beyond the run and the masks: the accuracies
+    (robust ones 20 points below clean), the loss gap and the agreeing revival steps."""
+    return {"max_train_loss_diff": 1e-3, "steps_with_same_revival_counts": 4,
+            "clean_cpu": clean_cpu, "clean_gpu": clean_gpu, "robust_cpu": clean_cpu - 20,
+            "robust_gpu": clean_gpu - 20, "seconds_cpu": 9.0, "seconds_gpu": 1.0}
+
+
 @pytest.fixture
 def gpu(tmp_path):
     """A gpu_check report with three CPU/GPU comparisons and one sparsity at TF32 off (2 ms
@@ -66,11 +74,11 @@ def gpu(tmp_path):
         "torch": "2.0", "device": "Test GPU",
         "same_results": [
             {"objective": "natural", "rewiring": "random", "tf32": False,
-             "masks_identical": False, "mask_agreement": 0.98765},
+             "masks_identical": False, "mask_agreement": 0.98765, **_devices(50.0, 50.5)},
             {"objective": "natural", "rewiring": "random", "tf32": True,
-             "masks_identical": True, "mask_agreement": 1.0},
+             "masks_identical": True, "mask_agreement": 1.0, **_devices(50.0, 50.0)},
             {"objective": "trades", "rewiring": "random", "tf32": False,
-             "masks_identical": False, "mask_agreement": 0.9}],
+             "masks_identical": False, "mask_agreement": 0.9, **_devices(30.0, 29.0)}],
         "syncs_per_step": [
             {"training loop (train_epoch) without rewiring, syncs per step": 0.5},
             {"training loop (train_epoch) with random rewiring, syncs per step": 27.4},
@@ -87,6 +95,13 @@ def gpu(tmp_path):
 def test_gpu_check_tables_split_the_report(gpu):
     assert (gpu["device"], gpu["torch"]) == ("Test GPU", "2.0")
     assert len(gpu["same"]) == 3
+    assert list(gpu["agreement"].columns) == [
+        "objective", "rewiring", "tf32", "masks_identical", "mask_agreement",
+        "steps_with_same_revival_counts", "max_train_loss_diff"]
+    assert gpu["accuracy"].to_dict("records")[2] == {
+        "objective": "trades", "rewiring": "random", "tf32": False, "clean_cpu": 30.0,
+        "clean_gpu": 29.0, "robust_cpu": 10.0, "robust_gpu": 9.0}
+    assert gpu["agreement_caption"].endswith("(Test GPU, torch 2.0)")
     assert gpu["loop_syncs"] == {
         "training loop (train_epoch) without rewiring, syncs per step": 0.5,
         "training loop (train_epoch) with random rewiring, syncs per step": 27.4}

@@ -3,6 +3,7 @@ extrapolation (srewire.trajectory), against simple oracles."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -82,6 +83,22 @@ def test_extrapolation_is_linear_in_log_steps_with_the_slope_interval():
     text = trajectory.trend_sentence(trend, "99 % natural, weight-based")
     assert "still rising" in text and "extrapolation" in text and "39,000" in text
     assert "no tracked run" in trajectory.trend_sentence(None, "x")
+
+
+def test_extrapolation_stays_a_percentage():
+    """A flat curve at 0 % with scatter, and a steeply falling one, extrapolate to no
+    negative percentage (the text once read "-0.00 % [-0.00, -0.00]"); a steep rise stops
+    at 100 %."""
+    flat = trajectory.late_trend([fake("long", "structured", s, *_line(0.0, start_value=0.0))
+                                  for s in range(3)])
+    flat = dataclasses.replace(flat, slope=-1e-4, half_width=1e-4)
+    assert trajectory.extrapolate(flat) == (0.0, 0.0, 0.0)
+    assert all(math.copysign(1.0, v) == 1.0 for v in trajectory.extrapolate(flat))
+    assert "0.00 % [0.00, 0.00]" in trajectory.trend_sentence(flat, "95 %")
+    falling = dataclasses.replace(flat, end_value=1.0, slope=-50.0, half_width=1.0)
+    assert trajectory.extrapolate(falling, to=100 * falling.end) == (0.0, 0.0, 0.0)
+    rising = dataclasses.replace(flat, end_value=1.0, slope=500.0, half_width=1.0)
+    assert trajectory.extrapolate(rising, to=100 * rising.end) == (100.0, 100.0, 100.0)
 
 
 def test_figure_draws_every_profile_and_the_thesis_value():
