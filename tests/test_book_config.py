@@ -94,6 +94,17 @@ def test_no_prose_line_is_a_myst_comment(name):
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_outputs_carry_no_stderr(name):
+    """The book shows the committed outputs, so a warning a kernel printed (a stale font
+    cache's findfont lines, a deprecation) would reach every reader; nbval skips stderr, so
+    only this test sees it."""
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    noisy = [(i, "".join(o.get("text", ""))[:120]) for i, cell in enumerate(nb.cells)
+             for o in cell.get("outputs", []) if o.get("name") == "stderr"]
+    assert not noisy, f"notebooks/{name}.ipynb: stderr in the outputs of cells {noisy}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
 def test_parameters_cell(name):
     nb = jupytext.read(ROOT / "notebooks" / f"{name}.py", fmt="py:percent")
     cells = _tagged(nb, "parameters")

@@ -230,6 +230,9 @@ def cmd_execute(args: argparse.Namespace) -> int:
     # The kernel must be this environment's Python, not some user-wide "python3" kernel.
     os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    # A font cache of its own: a stale user-wide one makes matplotlib print findfont lines
+    # to stderr, which would land in the notebooks' outputs.
+    os.environ.setdefault("MPLCONFIGDIR", str((out / ".matplotlib").resolve()))
 
     names = toc_notebooks()
     if not names:
