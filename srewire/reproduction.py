@@ -81,7 +81,7 @@ def gpu_check_tables(path: str | os.PathLike) -> dict[str, Any]:
     """The report of ``benchmarks/gpu_check.py`` as tables: the device and torch version
     (``device``, ``torch``), CPU against GPU results (``same``; its agreement columns as
     ``agreement`` with the caption ``agreement_caption``, its accuracies as ``accuracy``,
-    each led by :data:`SAME_RUN`), the training loop's host
+    each led by ``SAME_RUN``), the training loop's host
     synchronisations per step (``loop_syncs``, a dict) and those per part of the step
     (``syncs``), and the step times per sparsity and TF32 setting (``speed``), each with the
     time of the same setting's step without rewiring as a multiple (``x masked``)."""
